@@ -1,0 +1,17 @@
+// Base of checkpointing callbacks (ModelCheckpoint, OnExceptionCheckpoint). Like EarlyStopping they monitor
+// metrics, so their on_train_epoch_end runs after the module's.
+#pragma once
+#include "volt/callback.hpp"
+
+namespace volt {
+
+class Checkpoint : public Callback {
+ public:
+  bool is_monitoring() const override { return true; }
+  /// The best checkpoint's path ("" if none); used by ckpt_path="best".
+  virtual std::string best_model_path() const { return ""; }
+  /// Paths of "last" checkpoints this callback knows of, for ckpt_path="last".
+  virtual std::vector<std::string> last_checkpoint_candidates() const { return {}; }
+};
+
+}  // namespace volt

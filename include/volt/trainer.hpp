@@ -1,0 +1,263 @@
+// volt::Trainer: owns the engineering (loops, devices, checkpoints) and runs fit/validate/test/predict with
+// Lightning's hook order. Options are a plain struct with Lightning's names and defaults.
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "volt/callback.hpp"
+#include "volt/data.hpp"
+#include "volt/logging.hpp"
+#include "volt/module.hpp"
+#include "volt/state.hpp"
+
+namespace volt {
+
+namespace detail {
+class FitLoop;
+class TrainingEpochLoop;
+class EvaluationLoop;
+class PredictionLoop;
+class HookCaller;
+class ResultCollection;
+}  // namespace detail
+
+class Checkpoint;
+class ModelCheckpoint;
+
+/// A batch limit as Lightning takes it: an int is a count of batches, a double is a fraction of the loader.
+struct BatchLimit {
+  BatchLimit(int count) : is_count(true), count(count) {}            // NOLINT: implicit like Python's int/float
+  BatchLimit(int64_t count) : is_count(true), count(count) {}        // NOLINT
+  BatchLimit(double fraction) : is_count(false), fraction(fraction) {}  // NOLINT
+  bool is_count;
+  int64_t count = 0;
+  double fraction = 1.0;
+  bool is_zero() const { return is_count ? count == 0 : fraction == 0.0; }
+  /// The number of batches out of `length`; throws MisconfigurationError naming `option` for bad values.
+  int64_t resolve(int64_t length, const char* option) const;
+};
+
+/// Base of everything that receives metrics (CSV, TensorBoard, ...).
+class Logger {
+ public:
+  virtual ~Logger();
+  virtual std::string name() const = 0;
+  virtual std::string version() const = 0;
+  virtual std::string log_dir() const;
+  virtual void log_metrics(const std::map<std::string, double>& metrics, int64_t step) = 0;
+  virtual void log_hyperparams(const StateDict& params);
+  virtual void save();
+  /// status: "success", "failed" or "finished".
+  virtual void finalize(const std::string& status);
+};
+
+struct TrainerOptions {
+  /// Stop after this many epochs. Unset: 1000 when max_steps is -1 too, else unlimited.
+  std::optional<int64_t> max_epochs;
+  /// Train at least this many epochs even if should_stop is set. Unset: 1 if min_steps is set, else 0.
+  std::optional<int64_t> min_epochs;
+  /// Stop after this many optimizer steps (-1: no limit).
+  int64_t max_steps = -1;
+  std::optional<int64_t> min_steps;
+  /// Stop after this much wall time: "DD:HH:MM:SS" (adds a Timer callback). Empty: no limit.
+  std::string max_time;
+  BatchLimit limit_train_batches = 1.0;
+  BatchLimit limit_val_batches = 1.0;
+  BatchLimit limit_test_batches = 1.0;
+  BatchLimit limit_predict_batches = 1.0;
+  /// Validate every this many training batches (int) or this fraction of an epoch (double).
+  BatchLimit val_check_interval = 1.0;
+  /// Validate every n epochs; unset: validate by val_check_interval over the whole run.
+  std::optional<int64_t> check_val_every_n_epoch = 1;
+  /// Validation batches run before training as a sanity check (-1: all).
+  int64_t num_sanity_val_steps = 2;
+  int64_t accumulate_grad_batches = 1;
+  std::optional<double> gradient_clip_val;
+  /// "norm" (default) or "value".
+  std::optional<std::string> gradient_clip_algorithm;
+  int64_t log_every_n_steps = 50;
+  bool enable_checkpointing = true;
+  bool enable_progress_bar = true;
+  bool enable_model_summary = true;
+  /// Where logs and checkpoints go when nothing else says.
+  std::string default_root_dir = ".";
+  /// Seeds torch's generator at the start of every fit/validate/test/predict.
+  std::optional<uint64_t> seed;
+  /// Deterministic algorithms (torch::globalContext().setDeterministicAlgorithms).
+  bool deterministic = false;
+  /// Run n batches of train/val/test/predict once to find bugs (0: off); no checkpoints or logs.
+  int64_t fast_dev_run = 0;
+  /// "cpu", "cuda" or "auto".
+  std::string accelerator = "cpu";
+  /// validate/test/predict under torch::InferenceMode (false: NoGradGuard).
+  bool inference_mode = true;
+  /// Turns off checkpointing, progress bar, model summary, logging and the sanity check.
+  bool barebones = false;
+  std::vector<CallbackPtr> callbacks;
+  std::vector<std::shared_ptr<Logger>> loggers;
+};
+
+class Trainer {
+ public:
+  /// Builds the callback list (defaults added, checkpoint callbacks last) and validates state keys.
+  explicit Trainer(TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Trains `module`. Data comes from `datamodule` if given, else from the module's dataloader hooks.
+  /// ckpt_path: a path, "last", "best" or empty (no resume).
+  void fit(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
+  void fit(Module& module, std::shared_ptr<DataLoader> train_dataloader,
+           std::shared_ptr<DataLoader> val_dataloader = nullptr, const std::string& ckpt_path = "");
+  /// Runs the validation loop; returns the logged epoch metrics per dataloader.
+  std::vector<MetricMap> validate(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
+  std::vector<MetricMap> validate(Module& module, std::shared_ptr<DataLoader> dataloader,
+                                  const std::string& ckpt_path = "");
+  std::vector<MetricMap> test(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
+  std::vector<MetricMap> test(Module& module, std::shared_ptr<DataLoader> dataloader, const std::string& ckpt_path = "");
+  /// Runs predict_step on every batch; returns the outputs in order.
+  std::vector<IValue> predict(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
+  std::vector<IValue> predict(Module& module, std::shared_ptr<DataLoader> dataloader,
+                              const std::string& ckpt_path = "");
+
+  /// Dumps a checkpoint (every hook runs) and writes it atomically on rank 0.
+  void save_checkpoint(const std::string& path, bool weights_only = false);
+  /// The checkpoint dict as it would be saved (spec §3.1 layout); runs the save hooks.
+  StateDict dump_checkpoint(bool weights_only = false);
+
+  // ---- state visible to callbacks -----------------------------------------------------------------------------
+  /// Set by any callback to stop training at the next check (respecting min_epochs/min_steps).
+  bool should_stop = false;
+  int64_t current_epoch() const;
+  int64_t global_step() const;
+  bool training() const { return fn_ == TrainerFn::kFitting && !validating_ && !sanity_checking_; }
+  bool validating() const { return validating_; }
+  bool testing() const { return fn_ == TrainerFn::kTesting && running_; }
+  bool predicting() const { return fn_ == TrainerFn::kPredicting && running_; }
+  bool sanity_checking() const { return sanity_checking_; }
+  /// The function being run (or last run).
+  TrainerFn fn() const { return fn_; }
+  /// "initializing", "running", "finished" or "interrupted".
+  const std::string& status() const { return status_; }
+  const TrainerOptions& options() const { return options_; }
+  const std::vector<CallbackPtr>& callbacks() const { return callbacks_; }
+  Module* lightning_module() const { return module_; }
+  DataModule* datamodule() const { return datamodule_; }
+  const std::vector<std::shared_ptr<Logger>>& loggers() const { return options_.loggers; }
+  const std::string& default_root_dir() const { return options_.default_root_dir; }
+  torch::Device device() const { return device_; }
+
+  /// Metrics callbacks can monitor (spec §8), merged with what is being logged right now.
+  MetricMap callback_metrics();
+  MetricMap logged_metrics();
+  MetricMap progress_bar_metrics();
+
+  int64_t num_training_batches() const { return num_training_batches_; }
+  const std::vector<int64_t>& num_val_batches() const;
+  const std::vector<int64_t>& num_sanity_val_batches() const;
+  int64_t num_test_batches() const;
+  int64_t num_predict_batches() const;
+  int64_t max_epochs() const { return max_epochs_; }
+  int64_t max_steps() const { return options_.max_steps; }
+  int64_t accumulate_grad_batches() const { return options_.accumulate_grad_batches; }
+  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
+  const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const { return lr_scheduler_configs_; }
+
+  /// The first checkpoint callback, or nullptr.
+  Checkpoint* checkpoint_callback() const;
+  std::vector<Checkpoint*> checkpoint_callbacks() const;
+  /// The first callback that reports is_monitoring() and is not a checkpoint (EarlyStopping), or nullptr.
+  Callback* early_stopping_callback() const;
+  /// Whether the validation loop inside fit has run a (non-sanity) batch in this run.
+  bool validation_has_run() const;
+  /// The path given to the running fit/validate/test/predict as ckpt_path, resolved.
+  const std::string& ckpt_path() const { return ckpt_path_; }
+
+  // ---- distributed helpers (single process: identity) ---------------------------------------------------------
+  int global_rank() const { return 0; }
+  int local_rank() const { return 0; }
+  int world_size() const { return 1; }
+  bool is_global_zero() const { return global_rank() == 0; }
+  void barrier(const std::string& name = "") const;
+  bool reduce_boolean_decision(bool decision, bool all = true) const;
+
+  /// For the module's log(): the collection of the running loop; nullptr outside loops.
+  detail::ResultCollection* active_results() const;
+  /// The batch size of the batch being run, for weighted epoch means.
+  int64_t current_batch_size();
+  /// Set by a SIGTERM/SIGINT handler; the loops stop at the next safe point.
+  bool received_signal() const;
+
+ private:
+  friend class detail::FitLoop;
+  friend class detail::TrainingEpochLoop;
+  friend class detail::EvaluationLoop;
+  friend class detail::PredictionLoop;
+  friend class detail::HookCaller;
+  friend class Module;
+
+  struct RunData;  // dataloaders given to this run
+  IValue run(TrainerFn fn, Module& module, DataModule* datamodule, RunData data, const std::string& ckpt_path);
+  IValue run_stage();
+  void run_sanity_check();
+  void attach_model_callbacks();
+  void setup_optimizers();
+  void restore_modules_and_callbacks(const std::string& path);
+  void restore_training_state();
+  std::string resolve_ckpt_path(const std::string& ckpt_path, bool model_connected);
+  void teardown_internal();
+  std::shared_ptr<DataLoader> request_dataloader(const std::string& kind);
+  bool enable_validation() const;
+
+  // logger connector (Lightning's _LoggerConnector)
+  void on_batch_start_logging(const Batch& batch, std::optional<int64_t> dataloader_idx);
+  void on_batch_end_logging();
+  void epoch_end_reached() { first_loop_iter_.reset(); }
+  void on_epoch_end_logging();
+  void log_metrics(const MetricMap& metrics, std::optional<int64_t> step = std::nullopt);
+  bool should_update_logs() const;
+  void update_train_step_metrics();
+  void update_train_epoch_metrics();
+  MetricMap update_eval_epoch_metrics();
+  void reset_results();
+  void reset_metrics();
+  detail::Metrics live_metrics();
+
+  TrainerOptions options_;
+  std::vector<CallbackPtr> callbacks_;
+  std::unique_ptr<detail::HookCaller> hooks_;
+  std::unique_ptr<detail::FitLoop> fit_loop_;
+  std::unique_ptr<detail::EvaluationLoop> validate_loop_, test_loop_;
+  std::unique_ptr<detail::PredictionLoop> predict_loop_;
+
+  Module* module_ = nullptr;
+  DataModule* datamodule_ = nullptr;
+  std::unique_ptr<RunData> data_;
+  TrainerFn fn_ = TrainerFn::kFitting;
+  bool running_ = false;
+  bool validating_ = false;
+  bool sanity_checking_ = false;
+  std::string status_ = "initializing";
+  std::string ckpt_path_;
+  std::optional<StateDict> loaded_checkpoint_;
+  torch::Device device_{torch::kCPU};
+  int64_t max_epochs_ = -1;
+  int64_t min_epochs_ = 0;
+  int64_t num_training_batches_ = 0;
+  int64_t val_check_batch_ = 1;
+  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  std::vector<LRSchedulerConfig> lr_scheduler_configs_;
+
+  std::optional<bool> first_loop_iter_;
+  MetricMap callback_metrics_, logged_metrics_, progress_bar_metrics_;
+  const Batch* current_batch_ = nullptr;
+  std::optional<int64_t> current_batch_size_;
+};
+
+}  // namespace volt

@@ -1,0 +1,15 @@
+// volt: Lightning's Trainer, Module and callbacks for C++ on libtorch. One include for users.
+#pragma once
+#include "volt/callback.hpp"
+#include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/model_checkpoint.hpp"
+#include "volt/callbacks/model_summary.hpp"
+#include "volt/callbacks/progress_bar.hpp"
+#include "volt/data.hpp"
+#include "volt/error.hpp"
+#include "volt/logging.hpp"
+#include "volt/messages.hpp"
+#include "volt/module.hpp"
+#include "volt/optim.hpp"
+#include "volt/state.hpp"
+#include "volt/trainer.hpp"

@@ -1,0 +1,278 @@
+// Checkpoints: the dict in Lightning's layout (spec §3.1), atomic writes, ckpt_path resolution and restore in
+// Lightning 2.2's order (trainer/connectors/checkpoint_connector.py).
+#include <fcntl.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "volt/callbacks/checkpoint.hpp"
+#include "volt/detail/loops.hpp"
+#include "volt/error.hpp"
+#include "volt/messages.hpp"
+#include "volt/optim.hpp"
+#include "volt/trainer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace volt {
+namespace {
+
+/// The Lightning release whose checkpoint layout volt writes (Python's migrations key off it).
+constexpr const char* kLightningVersion = "2.2.5";
+
+// PyTorch's Module.state_dict order: each module's own parameters, then its own buffers, then its children.
+void module_state(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) out.set(prefix + p.key(), p.value().detach());
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) out.set(prefix + b.key(), b.value().detach());
+  for (const auto& child : module.named_children()) module_state(*child.value(), prefix + child.key() + ".", out);
+}
+
+void fsync_path(const fs::path& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// temp file in the same directory → flush → fsync → rename → fsync the directory: a crash leaves the old file or
+// the new one, never a torn one.
+void atomic_write(const std::string& path, const std::vector<char>& bytes) {
+  fs::path target(path);
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw CheckpointError("Cannot write checkpoint '" + path + "': cannot create '" + tmp.string() +
+                                    "' (" + std::strerror(errno) + ")");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      fs::remove(tmp, ec);
+      throw CheckpointError("Cannot write checkpoint '" + path + "': writing failed (disk full?)");
+    }
+  }
+  fsync_path(tmp, O_RDONLY);
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw CheckpointError("Cannot write checkpoint '" + path + "': rename failed (" + ec.message() + ")");
+  }
+  fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+// Interim reader for volt's own files until the Python-pickle reader lands (it reads Python's files too).
+IValue read_checkpoint_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError("Cannot read checkpoint '" + path + "': the file does not exist or is not readable");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw CheckpointError("Cannot read checkpoint '" + path + "': " + std::string(e.what()).substr(0, 200));
+  }
+}
+
+StateDict require_dict(const StateDict& checkpoint, const std::string& key, const std::string& file) {
+  if (!checkpoint.contains(key))
+    throw CheckpointError("Checkpoint '" + file + "' has no '" + key + "' key; it is not a volt/Lightning checkpoint");
+  return as_state(checkpoint.at(key), "checkpoint '" + file + "' key '" + key + "'");
+}
+
+}  // namespace
+
+// ---- save -----------------------------------------------------------------------------------------------------
+
+StateDict Trainer::dump_checkpoint(bool weights_only) {
+  VOLT_CHECK(module_ != nullptr, "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "
+             "call `Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?");
+  StateDict model_state;
+  module_state(*module_, "", model_state);
+  StateDict checkpoint{{"epoch", current_epoch()},
+                       {"global_step", global_step()},
+                       {"pytorch-lightning_version", std::string(kLightningVersion)},
+                       {"volt_version", std::string(VOLT_VERSION)},
+                       {"state_dict", model_state},
+                       {"loops", StateDict{{"fit_loop", fit_loop_->state_dict()},
+                                           {"validate_loop", validate_loop_->state_dict()},
+                                           {"test_loop", test_loop_->state_dict()},
+                                           {"predict_loop", predict_loop_->state_dict()}}}};
+  if (!weights_only) {
+    checkpoint.set("callbacks", hooks_->callback_states());
+    c10::impl::GenericList optimizer_states(c10::AnyType::get());
+    for (const auto& opt : optimizers_) optimizer_states.push_back(optimizer_state_dict(*opt).ivalue());
+    checkpoint.set("optimizer_states", optimizer_states);
+    c10::impl::GenericList schedulers(c10::AnyType::get());
+    for (const auto& config : lr_scheduler_configs_) schedulers.push_back(config.scheduler->state_dict().ivalue());
+    checkpoint.set("lr_schedulers", schedulers);
+  }
+  if (!module_->hparams().empty()) {
+    checkpoint.set("hparams_name", std::string("kwargs"));
+    checkpoint.set("hyper_parameters", module_->hparams().copy());
+  }
+  if (datamodule_ != nullptr) {
+    if (!datamodule_->hparams().empty()) {
+      checkpoint.set("datamodule_hparams_name", std::string("kwargs"));
+      checkpoint.set("datamodule_hyper_parameters", datamodule_->hparams().copy());
+    }
+    StateDict dm_state = datamodule_->state_dict();
+    if (!dm_state.empty()) checkpoint.set(datamodule_->class_name(), dm_state);
+  }
+  if (!weights_only) hooks_->callbacks_save_checkpoint(checkpoint);
+  hooks_->module_save_checkpoint(checkpoint);
+  return checkpoint;
+}
+
+void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
+  VOLT_CHECK(!path.empty(), "Trainer::save_checkpoint: the path is empty");
+  StateDict checkpoint = dump_checkpoint(weights_only);  // every rank runs the hooks
+  if (is_global_zero()) atomic_write(path, torch::pickle_save(checkpoint.ivalue()));
+  barrier("Trainer.save_checkpoint");
+}
+
+// ---- ckpt_path resolution -----------------------------------------------------------------------------------------
+
+std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path, bool /*model_connected*/) {
+  const std::string fn = stage_name(fn_);
+  if (ckpt_path.empty()) return "";
+  if (ckpt_path == "best") {
+    auto checkpoints = checkpoint_callbacks();
+    if (checkpoints.size() > 1)
+      rank_zero_warn("`." + fn + "(ckpt_path=\"best\")` is called with Trainer configured with multiple "
+                     "`ModelCheckpoint` callbacks. It will use the best checkpoint path from first checkpoint callback.");
+    if (checkpoints.empty())
+      throw MisconfigurationError("`." + fn + "(ckpt_path=\"best\")` is set but `ModelCheckpoint` is not configured.");
+    std::string best = checkpoints.front()->best_model_path();
+    if (best.empty()) {
+      if (options_.fast_dev_run > 0)
+        throw MisconfigurationError("You cannot execute `." + fn + "(ckpt_path=\"best\")` with `fast_dev_run=True`. "
+                                    "Please pass an exact checkpoint path to `." + fn + "(ckpt_path=...)`");
+      throw MisconfigurationError("`." + fn + "(ckpt_path=\"best\")` is set but `ModelCheckpoint` is not configured "
+                                  "to save the best model.");
+    }
+    return best;
+  }
+  if (ckpt_path == "last") {
+    std::string newest;
+    fs::file_time_type newest_time;
+    for (auto* cb : checkpoint_callbacks())
+      for (const auto& path : cb->last_checkpoint_candidates()) {
+        std::error_code ec;
+        auto t = fs::last_write_time(path, ec);
+        if (!ec && (newest.empty() || t > newest_time)) newest = path, newest_time = t;
+      }
+    if (newest.empty())
+      rank_zero_warn("." + fn + "(ckpt_path=\"last\") is set, but there is no last checkpoint available. No "
+                     "checkpoint will be loaded. HINT: Set `ModelCheckpoint(..., save_last=True)`.");
+    return newest;
+  }
+  return ckpt_path;
+}
+
+// ---- restore --------------------------------------------------------------------------------------------------
+
+void Trainer::restore_modules_and_callbacks(const std::string& path) {
+  rank_zero_info("Restoring states from the checkpoint path at " + path);
+  IValue loaded = read_checkpoint_file(path);
+  StateDict checkpoint = as_state(loaded, "checkpoint '" + path + "'");
+  for (const char* key : {"state_dict", "pytorch-lightning_version"})
+    if (!checkpoint.contains(key))
+      throw CheckpointError("Checkpoint '" + path + "' has no '" + key + "' key; it is not a volt/Lightning checkpoint");
+  loaded_checkpoint_ = checkpoint;
+
+  // model: on_load_checkpoint, then the weights
+  hooks_->module_load_checkpoint(checkpoint);
+  StateDict weights = require_dict(checkpoint, "state_dict", path);
+  StateDict current;
+  module_state(*module_, "", current);
+  std::vector<std::string> missing, unexpected;
+  for (const auto& item : current)
+    if (!weights.contains(item.key().toStringRef())) missing.push_back(item.key().toStringRef());
+  for (const auto& item : weights)
+    if (!current.contains(item.key().toStringRef())) unexpected.push_back(item.key().toStringRef());
+  if (module_->strict_loading && (!missing.empty() || !unexpected.empty())) {
+    std::string message = "Error(s) in loading state_dict from checkpoint '" + path + "':";
+    auto list = [](const std::vector<std::string>& keys) {
+      std::string out;
+      for (const auto& k : keys) out += (out.empty() ? "\"" : ", \"") + k + "\"";
+      return out;
+    };
+    if (!unexpected.empty()) message += "\n\tUnexpected key(s) in state_dict: " + list(unexpected) + ".";
+    if (!missing.empty()) message += "\n\tMissing key(s) in state_dict: " + list(missing) + ".";
+    throw CheckpointError(message);
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& item : current) {
+      const std::string& key = item.key().toStringRef();
+      if (!weights.contains(key)) continue;
+      IValue value = weights.at(key);
+      if (!value.isTensor())
+        throw CheckpointError("Checkpoint '" + path + "' key 'state_dict." + key + "': expected a tensor, found " +
+                              value.tagKind());
+      torch::Tensor target = item.value().toTensor();
+      torch::Tensor source = value.toTensor();
+      if (source.sizes() != target.sizes())
+        throw CheckpointError(detail::concat("Checkpoint '", path, "': size mismatch for ", key,
+                                             ": copying a param with shape ", source.sizes(),
+                                             " from checkpoint, the shape in current model is ", target.sizes(), "."));
+      target.copy_(source);
+    }
+  }
+  // data module, then callbacks (Lightning 2.2 restores callbacks only when fitting)
+  if (datamodule_ != nullptr && checkpoint.contains(datamodule_->class_name()))
+    datamodule_->load_state_dict(
+        as_state(checkpoint.at(datamodule_->class_name()), "checkpoint '" + path + "' key '" + datamodule_->class_name() + "'"));
+  if (fn_ == TrainerFn::kFitting && checkpoint.contains("callbacks"))
+    hooks_->callbacks_load_checkpoint(checkpoint, require_dict(checkpoint, "callbacks", path));
+}
+
+void Trainer::restore_training_state() {
+  if (!loaded_checkpoint_) return;
+  const StateDict& checkpoint = *loaded_checkpoint_;
+  const std::string where = "checkpoint '" + ckpt_path_ + "'";
+  if (checkpoint.contains("loops")) {
+    StateDict loops = require_dict(checkpoint, "loops", ckpt_path_);
+    auto loop_state = [&](const char* key) { return require_dict(loops, key, ckpt_path_); };
+    switch (fn_) {
+      case TrainerFn::kFitting: fit_loop_->load_state_dict(loop_state("fit_loop"), where + " loops.fit_loop"); break;
+      case TrainerFn::kValidating:
+        validate_loop_->load_state_dict(loop_state("validate_loop"), where + " loops.validate_loop");
+        break;
+      case TrainerFn::kTesting: test_loop_->load_state_dict(loop_state("test_loop"), where + " loops.test_loop"); break;
+      case TrainerFn::kPredicting:
+        predict_loop_->load_state_dict(loop_state("predict_loop"), where + " loops.predict_loop");
+        break;
+    }
+  }
+  if (fn_ != TrainerFn::kFitting) return;
+  if (max_epochs_ != -1 && current_epoch() > max_epochs_)
+    throw MisconfigurationError(detail::concat("You restored a checkpoint with current_epoch=", current_epoch(),
+                                               ", but you have set Trainer(max_epochs=", max_epochs_, ")."));
+  if (!checkpoint.contains("optimizer_states"))
+    throw CheckpointError("Trying to restore optimizer state but checkpoint '" + ckpt_path_ +
+                          "' contains only the model. This is probably due to `ModelCheckpoint.save_weights_only` "
+                          "being set to `True`.");
+  IValue optimizer_states = checkpoint.at("optimizer_states");
+  if (!optimizer_states.isList()) throw CheckpointError(where + " key 'optimizer_states': expected a list");
+  auto states = optimizer_states.toListRef();
+  for (size_t i = 0; i < optimizers_.size() && i < states.size(); ++i)
+    load_optimizer_state_dict(*optimizers_[i], as_state(states[i], where + " optimizer_states[" + std::to_string(i) + "]"));
+  if (!checkpoint.contains("lr_schedulers"))
+    throw CheckpointError("Trying to restore learning rate scheduler state but checkpoint '" + ckpt_path_ +
+                          "' contains only the model. This is probably due to `ModelCheckpoint.save_weights_only` "
+                          "being set to `True`.");
+  IValue schedulers = checkpoint.at("lr_schedulers");
+  if (!schedulers.isList()) throw CheckpointError(where + " key 'lr_schedulers': expected a list");
+  auto scheduler_states = schedulers.toListRef();
+  for (size_t i = 0; i < lr_scheduler_configs_.size() && i < scheduler_states.size(); ++i)
+    lr_scheduler_configs_[i].scheduler->load_state_dict(
+        as_state(scheduler_states[i], where + " lr_schedulers[" + std::to_string(i) + "]"));
+}
+
+}  // namespace volt

@@ -1,0 +1,310 @@
+// Every hook volt fires, in Lightning's order (spec §1.3, §2). Read top to bottom next to the spec's sequence.
+#include "volt/detail/hook_caller.hpp"
+
+#include "volt/error.hpp"
+#include "volt/messages.hpp"
+#include "volt/serialization/python_repr.hpp"
+
+namespace volt::detail {
+namespace {
+
+// Sets the module's current hook for the duration of a call (it drives log() validation) and restores it.
+class CurrentHook {
+ public:
+  CurrentHook(std::string& slot, const char* hook) : slot_(slot), saved_(slot) { slot_ = hook; }
+  ~CurrentHook() { slot_ = saved_; }
+
+ private:
+  std::string& slot_;
+  std::string saved_;
+};
+
+}  // namespace
+
+Module& HookCaller::lm() { return *trainer_.module_; }
+
+template <class F>
+void HookCaller::callbacks(const char* hook, F&& call, Which which) {
+  CurrentHook current(lm().current_fx_, hook);
+  for (const auto& cb : trainer_.callbacks_) {
+    if (which == Which::kMonitoring && !cb->is_monitoring()) continue;
+    if (which == Which::kNonMonitoring && cb->is_monitoring()) continue;
+    call(*cb);
+  }
+}
+
+template <class F>
+auto HookCaller::module(const char* hook, F&& call) {
+  CurrentHook current(lm().current_fx_, hook);
+  return call(lm());
+}
+
+#define VOLT_CALLBACKS(hook, ...) callbacks(#hook, [&](Callback& cb) { cb.hook(trainer_, lm(), ##__VA_ARGS__); })
+#define VOLT_MODULE(hook, ...) module(#hook, [&](Module& m) { return m.hook(__VA_ARGS__); })
+
+// ---- run set-up and tear-down ---------------------------------------------------------------------------------
+
+std::vector<CallbackPtr> HookCaller::configure_callbacks() { return VOLT_MODULE(configure_callbacks); }
+
+void HookCaller::prepare_data() {
+  if (auto* dm = trainer_.datamodule_) dm->prepare_data();
+  VOLT_MODULE(prepare_data);
+}
+
+void HookCaller::setup(const std::string& stage) {
+  trainer_.barrier("pre_setup");
+  if (auto* dm = trainer_.datamodule_) dm->setup(stage);
+  VOLT_CALLBACKS(setup, stage);
+  VOLT_MODULE(setup, stage);
+  trainer_.barrier("post_setup");
+}
+
+void HookCaller::configure_model() { VOLT_MODULE(configure_model); }
+
+OptimizerConfig HookCaller::configure_optimizers() { return VOLT_MODULE(configure_optimizers); }
+
+void HookCaller::fit_start() {
+  VOLT_CALLBACKS(on_fit_start);
+  VOLT_MODULE(on_fit_start);
+}
+
+void HookCaller::fit_end() {
+  VOLT_CALLBACKS(on_fit_end);
+  VOLT_MODULE(on_fit_end);
+}
+
+void HookCaller::teardown(const std::string& stage) {
+  if (auto* dm = trainer_.datamodule_) dm->teardown(stage);
+  VOLT_CALLBACKS(teardown, stage);
+  VOLT_MODULE(teardown, stage);
+  for (const auto& logger : trainer_.loggers()) logger->finalize("success");
+}
+
+void HookCaller::exception(const std::exception& error) {
+  VOLT_CALLBACKS(on_exception, error);
+  if (auto* dm = trainer_.datamodule_) dm->on_exception(error);
+  for (const auto& logger : trainer_.loggers()) logger->finalize("failed");
+}
+
+// ---- data -----------------------------------------------------------------------------------------------------
+
+std::shared_ptr<DataLoader> HookCaller::request_dataloader(const std::string& kind) {
+  auto* dm = trainer_.datamodule_;
+  if (kind == "train") return dm ? dm->train_dataloader() : VOLT_MODULE(train_dataloader);
+  if (kind == "val") return dm ? dm->val_dataloader() : VOLT_MODULE(val_dataloader);
+  if (kind == "test") return dm ? dm->test_dataloader() : VOLT_MODULE(test_dataloader);
+  return dm ? dm->predict_dataloader() : VOLT_MODULE(predict_dataloader);
+}
+
+Batch HookCaller::transfer_batch(Batch batch, int64_t dataloader_idx) {
+  batch = VOLT_MODULE(on_before_batch_transfer, std::move(batch), dataloader_idx);
+  batch = VOLT_MODULE(transfer_batch_to_device, std::move(batch), trainer_.device(), dataloader_idx);
+  return VOLT_MODULE(on_after_batch_transfer, std::move(batch), dataloader_idx);
+}
+
+// ---- fit ------------------------------------------------------------------------------------------------------
+
+void HookCaller::sanity_check_start() { VOLT_CALLBACKS(on_sanity_check_start); }
+void HookCaller::sanity_check_end() { VOLT_CALLBACKS(on_sanity_check_end); }
+
+void HookCaller::train_start() {
+  VOLT_CALLBACKS(on_train_start);
+  VOLT_MODULE(on_train_start);
+}
+
+void HookCaller::train_end() {
+  VOLT_CALLBACKS(on_train_end);
+  VOLT_MODULE(on_train_end);
+}
+
+void HookCaller::train_epoch_start() {
+  VOLT_CALLBACKS(on_train_epoch_start);
+  VOLT_MODULE(on_train_epoch_start);
+}
+
+void HookCaller::train_epoch_end() {
+  // Monitoring callbacks last, so they see metrics logged in the module's on_train_epoch_end (Lightning #16567).
+  callbacks("on_train_epoch_end", [&](Callback& cb) { cb.on_train_epoch_end(trainer_, lm()); }, Which::kNonMonitoring);
+  VOLT_MODULE(on_train_epoch_end);
+  callbacks("on_train_epoch_end", [&](Callback& cb) { cb.on_train_epoch_end(trainer_, lm()); }, Which::kMonitoring);
+}
+
+int HookCaller::train_batch_start(const Batch& batch, int64_t batch_idx) {
+  VOLT_CALLBACKS(on_train_batch_start, batch, batch_idx);
+  return VOLT_MODULE(on_train_batch_start, batch, batch_idx);
+}
+
+void HookCaller::train_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx) {
+  VOLT_CALLBACKS(on_train_batch_end, outputs, batch, batch_idx);
+  VOLT_MODULE(on_train_batch_end, outputs, batch, batch_idx);
+}
+
+StepOutput HookCaller::training_step(const Batch& batch, int64_t batch_idx) {
+  return VOLT_MODULE(training_step, batch, batch_idx);
+}
+
+void HookCaller::before_zero_grad(torch::optim::Optimizer& optimizer) {
+  VOLT_CALLBACKS(on_before_zero_grad, optimizer);
+  VOLT_MODULE(on_before_zero_grad, optimizer);
+}
+
+void HookCaller::optimizer_zero_grad(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer) {
+  VOLT_MODULE(optimizer_zero_grad, epoch, batch_idx, optimizer);
+}
+
+void HookCaller::backward(const torch::Tensor& loss) {
+  VOLT_CALLBACKS(on_before_backward, loss);
+  VOLT_MODULE(on_before_backward, loss);
+  VOLT_MODULE(backward, loss);
+  VOLT_CALLBACKS(on_after_backward);
+  VOLT_MODULE(on_after_backward);
+}
+
+void HookCaller::after_closure(torch::optim::Optimizer& optimizer, bool clip) {
+  VOLT_CALLBACKS(on_before_optimizer_step, optimizer);
+  VOLT_MODULE(on_before_optimizer_step, optimizer);
+  if (!clip) return;
+  const auto& o = trainer_.options();
+  VOLT_MODULE(configure_gradient_clipping, optimizer, o.gradient_clip_val, o.gradient_clip_algorithm);
+}
+
+void HookCaller::optimizer_step(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer,
+                                const StepClosure& closure) {
+  VOLT_MODULE(optimizer_step, epoch, batch_idx, optimizer, closure);
+}
+
+void HookCaller::lr_scheduler_step(LRScheduler& scheduler, std::optional<double> metric) {
+  VOLT_MODULE(lr_scheduler_step, scheduler, metric);
+}
+
+void HookCaller::validation_model_zero_grad() { VOLT_MODULE(on_validation_model_zero_grad); }
+
+// ---- validation and test --------------------------------------------------------------------------------------
+
+#define VOLT_EVAL_CALLBACKS(stage, val_hook, test_hook, ...) \
+  (stage == EvalStage::kTest ? VOLT_CALLBACKS(test_hook, ##__VA_ARGS__) : VOLT_CALLBACKS(val_hook, ##__VA_ARGS__))
+#define VOLT_EVAL_MODULE(stage, val_hook, test_hook, ...) \
+  (stage == EvalStage::kTest ? VOLT_MODULE(test_hook, ##__VA_ARGS__) : VOLT_MODULE(val_hook, ##__VA_ARGS__))
+
+void HookCaller::eval_model_eval(EvalStage stage) {
+  VOLT_EVAL_MODULE(stage, on_validation_model_eval, on_test_model_eval);
+}
+
+void HookCaller::eval_model_train(EvalStage stage) {
+  VOLT_EVAL_MODULE(stage, on_validation_model_train, on_test_model_train);
+}
+
+void HookCaller::eval_start(EvalStage stage) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_start, on_test_start);
+  VOLT_EVAL_MODULE(stage, on_validation_start, on_test_start);
+}
+
+void HookCaller::eval_epoch_start(EvalStage stage) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_epoch_start, on_test_epoch_start);
+  VOLT_EVAL_MODULE(stage, on_validation_epoch_start, on_test_epoch_start);
+}
+
+void HookCaller::eval_batch_start(EvalStage stage, const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_batch_start, on_test_batch_start, batch, batch_idx, dataloader_idx);
+  VOLT_EVAL_MODULE(stage, on_validation_batch_start, on_test_batch_start, batch, batch_idx, dataloader_idx);
+}
+
+StepOutput HookCaller::eval_step(EvalStage stage, const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+  return VOLT_EVAL_MODULE(stage, validation_step, test_step, batch, batch_idx, dataloader_idx);
+}
+
+void HookCaller::eval_batch_end(EvalStage stage, const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
+                                int64_t dataloader_idx) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_batch_end, on_test_batch_end, outputs, batch, batch_idx, dataloader_idx);
+  VOLT_EVAL_MODULE(stage, on_validation_batch_end, on_test_batch_end, outputs, batch, batch_idx, dataloader_idx);
+}
+
+void HookCaller::eval_epoch_end(EvalStage stage) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_epoch_end, on_test_epoch_end);
+  VOLT_EVAL_MODULE(stage, on_validation_epoch_end, on_test_epoch_end);
+}
+
+void HookCaller::eval_end(EvalStage stage) {
+  VOLT_EVAL_CALLBACKS(stage, on_validation_end, on_test_end);
+  VOLT_EVAL_MODULE(stage, on_validation_end, on_test_end);
+}
+
+// ---- predict --------------------------------------------------------------------------------------------------
+
+void HookCaller::predict_model_eval() { VOLT_MODULE(on_predict_model_eval); }
+
+void HookCaller::predict_start() {
+  VOLT_CALLBACKS(on_predict_start);
+  VOLT_MODULE(on_predict_start);
+}
+
+void HookCaller::predict_epoch_start() {
+  VOLT_CALLBACKS(on_predict_epoch_start);
+  VOLT_MODULE(on_predict_epoch_start);
+}
+
+void HookCaller::predict_batch_start(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+  VOLT_CALLBACKS(on_predict_batch_start, batch, batch_idx, dataloader_idx);
+  VOLT_MODULE(on_predict_batch_start, batch, batch_idx, dataloader_idx);
+}
+
+StepOutput HookCaller::predict_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+  return VOLT_MODULE(predict_step, batch, batch_idx, dataloader_idx);
+}
+
+void HookCaller::predict_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
+                                   int64_t dataloader_idx) {
+  VOLT_CALLBACKS(on_predict_batch_end, outputs, batch, batch_idx, dataloader_idx);
+  VOLT_MODULE(on_predict_batch_end, outputs, batch, batch_idx, dataloader_idx);
+}
+
+void HookCaller::predict_epoch_end() {
+  VOLT_CALLBACKS(on_predict_epoch_end);
+  VOLT_MODULE(on_predict_epoch_end);
+}
+
+void HookCaller::predict_end() {
+  VOLT_CALLBACKS(on_predict_end);
+  VOLT_MODULE(on_predict_end);
+}
+
+// ---- checkpoints ----------------------------------------------------------------------------------------------
+
+StateDict HookCaller::callback_states() {
+  // Lightning does not set the current hook for state_dict, so log() inside it is rejected as outside a hook.
+  StateDict states;
+  for (const auto& cb : trainer_.callbacks_) {
+    StateDict state = cb->state_dict();
+    if (!state.empty()) states.set(cb->state_key(), state);
+  }
+  return states;
+}
+
+void HookCaller::callbacks_save_checkpoint(StateDict& checkpoint) { VOLT_CALLBACKS(on_save_checkpoint, checkpoint); }
+void HookCaller::module_save_checkpoint(StateDict& checkpoint) { VOLT_MODULE(on_save_checkpoint, checkpoint); }
+
+void HookCaller::module_load_checkpoint(StateDict& checkpoint) { VOLT_MODULE(on_load_checkpoint, checkpoint); }
+
+void HookCaller::callbacks_load_checkpoint(StateDict& checkpoint, const StateDict& states) {
+  std::vector<std::string> unclaimed;
+  for (const auto& item : states) {
+    bool claimed = false;
+    for (const auto& cb : trainer_.callbacks_) claimed |= cb->state_key() == item.key().toStringRef();
+    if (!claimed) unclaimed.push_back(python_str_repr(item.key().toStringRef()));
+  }
+  if (!unclaimed.empty()) {
+    std::string list;
+    for (const auto& k : unclaimed) list += (list.empty() ? "" : ", ") + k;
+    rank_zero_warn("Be aware that when using `ckpt_path`, callbacks used to create the checkpoint need to be provided "
+                   "during `Trainer` instantiation. Please add the following callbacks: [" + list + "].");
+  }
+  VOLT_CALLBACKS(on_load_checkpoint, checkpoint);
+  for (const auto& cb : trainer_.callbacks_) {
+    IValue state = states.get(cb->state_key());
+    if (state.isNone()) continue;
+    StateDict copy = as_state(state, "checkpoint['callbacks']['" + cb->state_key() + "']").copy();
+    if (!copy.empty()) cb->load_state_dict(copy);
+  }
+}
+
+}  // namespace volt::detail

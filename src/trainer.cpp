@@ -1,0 +1,640 @@
+// Trainer: callback list assembly (spec §5), the run skeleton (spec §2.1), the exception path (spec §6) and the
+// logger connector (spec §8). The loops live in src/loops/, the hooks in src/hook_caller.cpp.
+#include "volt/trainer.hpp"
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <csignal>
+#include <set>
+
+#include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/model_checkpoint.hpp"
+#include "volt/callbacks/model_summary.hpp"
+#include "volt/callbacks/progress_bar.hpp"
+#include "volt/detail/loops.hpp"
+#include "volt/detail/overrides.hpp"
+#include "volt/error.hpp"
+#include "volt/messages.hpp"
+
+namespace volt {
+
+const char* stage_name(TrainerFn fn) {
+  switch (fn) {
+    case TrainerFn::kFitting: return "fit";
+    case TrainerFn::kValidating: return "validate";
+    case TrainerFn::kTesting: return "test";
+    case TrainerFn::kPredicting: return "predict";
+  }
+  return "fit";
+}
+
+int64_t BatchLimit::resolve(int64_t length, const char* option) const {
+  if (length == 0) return 0;
+  if (is_count) return std::min(length, count);
+  auto n = static_cast<int64_t>(static_cast<double>(length) * fraction);
+  if (n == 0 && fraction > 0.0)
+    throw MisconfigurationError(detail::concat("You requested to check ", fraction, " of the dataloader but ",
+                                               fraction, " * ", length, " < 1. Please increase the `", option,
+                                               "` argument. Try at least `", option, "=", 1.0 / length, "`"));
+  return n;
+}
+
+Logger::~Logger() = default;
+std::string Logger::log_dir() const { return ""; }
+void Logger::log_hyperparams(const StateDict&) {}
+void Logger::save() {}
+void Logger::finalize(const std::string&) {}
+
+// The dataloaders passed to fit/validate/test/predict directly (they win over the dataloader hooks).
+struct Trainer::RunData {
+  std::shared_ptr<DataLoader> train, val, test, predict;
+};
+
+namespace {
+
+std::atomic<int> g_received_signal{0};
+extern "C" void volt_signal_handler(int signal) { g_received_signal.store(signal); }
+
+void check_limit(const BatchLimit& limit, const char* name) {
+  if (limit.is_count ? limit.count < 0 : (limit.fraction < 0.0 || limit.fraction > 1.0))
+    throw MisconfigurationError(detail::concat("`", name, "` must be a float in the range [0.0, 1.0] or an int >= 0, got ",
+                                               limit.is_count ? std::to_string(limit.count)
+                                                              : std::to_string(limit.fraction),
+                                               "."));
+}
+
+template <class T>
+bool is_a(const CallbackPtr& cb) {
+  return dynamic_cast<T*>(cb.get()) != nullptr;
+}
+
+// Lightning's _reorder_callbacks: tuner callbacks first, checkpoints last, otherwise the given order.
+std::vector<CallbackPtr> reorder_callbacks(const std::vector<CallbackPtr>& callbacks) {
+  std::vector<CallbackPtr> others, checkpoints;
+  for (const auto& cb : callbacks) (is_a<Checkpoint>(cb) ? checkpoints : others).push_back(cb);
+  others.insert(others.end(), checkpoints.begin(), checkpoints.end());
+  return others;
+}
+
+void validate_state_keys(const std::vector<CallbackPtr>& callbacks) {
+  std::set<std::string> seen;
+  for (const auto& cb : callbacks) {
+    if (!cb->is_stateful()) continue;
+    std::string key = cb->state_key();
+    if (!seen.insert(key).second)
+      throw MisconfigurationError(detail::concat(
+          "Found more than one stateful callback of type `", cb->class_name(),
+          "`. In the current configuration, this callback does not support being saved alongside other instances of "
+          "the same type. Please consult the documentation of `", cb->class_name(),
+          "` regarding valid settings for the callback state to be checkpointable. HINT: The `callback.state_key` "
+          "must be unique among all callbacks in the Trainer."));
+  }
+}
+
+}  // namespace
+
+// ---- construction -------------------------------------------------------------------------------------------------
+
+Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
+  auto& o = options_;
+  if (o.barebones) {
+    o.enable_checkpointing = o.enable_progress_bar = o.enable_model_summary = false;
+    o.num_sanity_val_steps = 0;
+    o.loggers.clear();
+  }
+  if (o.fast_dev_run < 0) throw MisconfigurationError("fast_dev_run=" + std::to_string(o.fast_dev_run) + " is not a valid configuration. It should be >= 0.");
+  if (o.fast_dev_run > 0) {
+    o.limit_train_batches = o.limit_val_batches = o.limit_test_batches = o.limit_predict_batches = o.fast_dev_run;
+    o.num_sanity_val_steps = 0;
+    o.max_epochs = 1;
+    o.val_check_interval = 1.0;
+    o.check_val_every_n_epoch = 1;
+    o.loggers.clear();
+  }
+  check_limit(o.limit_train_batches, "limit_train_batches");
+  check_limit(o.limit_val_batches, "limit_val_batches");
+  check_limit(o.limit_test_batches, "limit_test_batches");
+  check_limit(o.limit_predict_batches, "limit_predict_batches");
+  VOLT_CHECK(o.accumulate_grad_batches >= 1, "Trainer(accumulate_grad_batches=", o.accumulate_grad_batches,
+             ") must be an int >= 1");
+  VOLT_CHECK(o.log_every_n_steps >= 0, "Trainer(log_every_n_steps=", o.log_every_n_steps, ") must be >= 0");
+  VOLT_CHECK(!o.check_val_every_n_epoch || *o.check_val_every_n_epoch > 0,
+             "`check_val_every_n_epoch` should be an integer > 0 or None, got ", *o.check_val_every_n_epoch);
+  VOLT_CHECK(o.val_check_interval.is_count ? o.val_check_interval.count > 0
+                                           : (o.val_check_interval.fraction > 0 && o.val_check_interval.fraction <= 1),
+             "`val_check_interval` should be a float in (0.0, 1.0] or an int > 0");
+  if (o.gradient_clip_algorithm && *o.gradient_clip_algorithm != "norm" && *o.gradient_clip_algorithm != "value")
+    throw MisconfigurationError("`gradient_clip_algorithm` " + *o.gradient_clip_algorithm +
+                                " is invalid. Allowed algorithms: ['value', 'norm'].");
+  if (o.accelerator == "cuda" || (o.accelerator == "auto" && torch::cuda::is_available())) {
+    VOLT_CHECK(torch::cuda::is_available(), "Trainer(accelerator='cuda') but no CUDA device is available; use "
+               "accelerator='cpu' or 'auto'");
+    device_ = torch::Device(torch::kCUDA, 0);
+  } else {
+    VOLT_CHECK(o.accelerator == "cpu" || o.accelerator == "auto", "Trainer(accelerator='", o.accelerator,
+               "') is not known; use 'cpu', 'cuda' or 'auto'");
+  }
+
+  // Callback list (spec §5): user callbacks, then the defaults the flags ask for.
+  for (const auto& cb : o.callbacks)
+    VOLT_CHECK(cb != nullptr, "Trainer(callbacks=...) contains a null callback pointer");
+  callbacks_ = o.callbacks;
+  bool has_checkpoint = false;
+  for (const auto& cb : callbacks_) has_checkpoint |= is_a<Checkpoint>(cb);
+  if (has_checkpoint && !o.enable_checkpointing)
+    throw MisconfigurationError(
+        "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks list.");
+  if (!has_checkpoint && o.enable_checkpointing) callbacks_.push_back(std::make_shared<ModelCheckpoint>());
+  int progress_bars = 0;
+  for (const auto& cb : callbacks_) progress_bars += is_a<ProgressBar>(cb);
+  if (progress_bars > 1)
+    throw MisconfigurationError(
+        "You added multiple progress bar callbacks to the Trainer, but currently only one progress bar is supported.");
+  if (progress_bars == 1 && !o.enable_progress_bar)
+    throw MisconfigurationError(
+        "Trainer was configured with `enable_progress_bar=False` but found `ProgressBar` in callbacks list.");
+  if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<ProgressBar>());
+  bool has_summary = false;
+  for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb);
+  if (o.enable_model_summary && !has_summary) callbacks_.push_back(std::make_shared<ModelSummary>());
+  validate_state_keys(callbacks_);
+  callbacks_ = reorder_callbacks(callbacks_);
+
+  hooks_ = std::make_unique<detail::HookCaller>(*this);
+  fit_loop_ = std::make_unique<detail::FitLoop>(*this);
+  validate_loop_ = std::make_unique<detail::EvaluationLoop>(*this, TrainerFn::kValidating,
+                                                            detail::EvalStage::kValidation, o.inference_mode);
+  test_loop_ = std::make_unique<detail::EvaluationLoop>(*this, TrainerFn::kTesting, detail::EvalStage::kTest,
+                                                        o.inference_mode);
+  predict_loop_ = std::make_unique<detail::PredictionLoop>(*this, o.inference_mode);
+}
+
+Trainer::~Trainer() = default;
+
+// ---- entry points ---------------------------------------------------------------------------------------------
+
+void Trainer::fit(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+  run(TrainerFn::kFitting, module, datamodule, RunData{}, ckpt_path);
+}
+
+void Trainer::fit(Module& module, std::shared_ptr<DataLoader> train, std::shared_ptr<DataLoader> val,
+                  const std::string& ckpt_path) {
+  RunData data;
+  data.train = std::move(train);
+  data.val = std::move(val);
+  run(TrainerFn::kFitting, module, nullptr, std::move(data), ckpt_path);
+}
+
+namespace {
+std::vector<MetricMap> as_metric_maps(const IValue& v) {
+  std::vector<MetricMap> out;
+  if (!v.isList()) return out;
+  for (const auto& item : v.toListRef()) {
+    MetricMap m;
+    for (const auto& kv : item.toGenericDict()) m[kv.key().toStringRef()] = kv.value().toTensor();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<MetricMap> Trainer::validate(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+  return as_metric_maps(run(TrainerFn::kValidating, module, datamodule, RunData{}, ckpt_path));
+}
+
+std::vector<MetricMap> Trainer::validate(Module& module, std::shared_ptr<DataLoader> loader,
+                                         const std::string& ckpt_path) {
+  RunData data;
+  data.val = std::move(loader);
+  return as_metric_maps(run(TrainerFn::kValidating, module, nullptr, std::move(data), ckpt_path));
+}
+
+std::vector<MetricMap> Trainer::test(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+  return as_metric_maps(run(TrainerFn::kTesting, module, datamodule, RunData{}, ckpt_path));
+}
+
+std::vector<MetricMap> Trainer::test(Module& module, std::shared_ptr<DataLoader> loader, const std::string& ckpt_path) {
+  RunData data;
+  data.test = std::move(loader);
+  return as_metric_maps(run(TrainerFn::kTesting, module, nullptr, std::move(data), ckpt_path));
+}
+
+std::vector<IValue> Trainer::predict(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+  auto v = run(TrainerFn::kPredicting, module, datamodule, RunData{}, ckpt_path);
+  return v.isList() ? v.toListRef().vec() : std::vector<IValue>{};
+}
+
+std::vector<IValue> Trainer::predict(Module& module, std::shared_ptr<DataLoader> loader,
+                                     const std::string& ckpt_path) {
+  RunData data;
+  data.predict = std::move(loader);
+  auto v = run(TrainerFn::kPredicting, module, nullptr, std::move(data), ckpt_path);
+  return v.isList() ? v.toListRef().vec() : std::vector<IValue>{};
+}
+
+// ---- the run skeleton (Lightning's _call_and_handle_interrupt + _run) ----------------------------------------------
+
+IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunData data,
+                    const std::string& ckpt_path) {
+  fn_ = fn;
+  status_ = "running";
+  running_ = true;
+  validating_ = fn == TrainerFn::kValidating;
+  sanity_checking_ = false;
+  if (fn == TrainerFn::kFitting) should_stop = false;
+  module_ = &module;
+  module.trainer_ = this;
+  datamodule_ = datamodule;
+  data_ = std::make_unique<RunData>(std::move(data));
+  g_received_signal.store(0);
+  const std::string stage = stage_name(fn);
+  try {
+    if (fn == TrainerFn::kFitting) {
+      // Lightning's _parse_loop_limits
+      const auto& o = options_;
+      min_epochs_ = o.min_epochs ? *o.min_epochs : (o.min_steps ? 1 : 0);
+      if (o.max_epochs) max_epochs_ = *o.max_epochs;
+      else if (o.max_steps == -1 && o.max_time.empty()) {
+        rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
+                       "`max_epochs=-1`.");
+        max_epochs_ = 1000;
+      } else {
+        max_epochs_ = -1;
+      }
+    }
+    if (options_.seed) torch::manual_seed(*options_.seed);
+    if (options_.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
+    attach_model_callbacks();
+    hooks_->prepare_data();
+    hooks_->setup(stage);
+    hooks_->configure_model();
+    ckpt_path_ = resolve_ckpt_path(ckpt_path, true);
+    if (!ckpt_path_.empty()) restore_modules_and_callbacks(ckpt_path_);
+    reset_results();
+    reset_metrics();
+    module.to(device_);
+    if (fn == TrainerFn::kFitting) {
+      setup_optimizers();
+      hooks_->fit_start();
+    }
+    for (const auto& logger : loggers())
+      if (!module.hparams().empty()) logger->log_hyperparams(module.hparams());
+    restore_training_state();
+    loaded_checkpoint_.reset();
+    barrier("resume_end");
+    auto old_int = std::signal(SIGINT, volt_signal_handler);
+    auto old_term = std::signal(SIGTERM, volt_signal_handler);
+    IValue results;
+    try {
+      results = run_stage();
+    } catch (...) {
+      std::signal(SIGINT, old_int);
+      std::signal(SIGTERM, old_term);
+      throw;
+    }
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+    teardown_internal();
+    if (fn == TrainerFn::kFitting) hooks_->fit_end();
+    hooks_->teardown(stage);
+    status_ = "finished";
+    running_ = validating_ = false;
+    return results;
+  } catch (const std::exception& error) {
+    status_ = "interrupted";
+    hooks_->exception(error);  // an exception from on_exception itself propagates, as in Lightning
+    teardown_internal();
+    running_ = validating_ = sanity_checking_ = false;
+    throw;
+  }
+}
+
+IValue Trainer::run_stage() {
+  barrier("run-stage");
+  module_->zero_grad();
+  switch (fn_) {
+    case TrainerFn::kValidating:
+    case TrainerFn::kTesting: {
+      auto& loop = fn_ == TrainerFn::kTesting ? *test_loop_ : *validate_loop_;
+      auto outputs = loop.run();
+      c10::impl::GenericList list(c10::AnyType::get());
+      for (const auto& m : outputs) {
+        c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+        for (const auto& kv : m) d.insert(kv.first, kv.second);
+        list.push_back(d);
+      }
+      return list;
+    }
+    case TrainerFn::kPredicting: {
+      c10::impl::GenericList list(c10::AnyType::get());
+      for (auto& p : predict_loop_->run()) list.push_back(std::move(p));
+      return list;
+    }
+    case TrainerFn::kFitting: break;
+  }
+  {
+    // Lightning's isolate_rng: the sanity check must not change the training's random numbers
+    auto generator = at::detail::getDefaultCPUGenerator();
+    auto state = generator.get_state();
+    run_sanity_check();
+    generator.set_state(state);
+  }
+  fit_loop_->run();
+  return IValue();
+}
+
+void Trainer::run_sanity_check() {
+  auto& val_loop = fit_loop_->epoch_loop.val_loop;
+  if (!enable_validation() || options_.num_sanity_val_steps == 0 || val_loop.restarting) return;
+  sanity_checking_ = true;
+  reset_results();
+  reset_metrics();
+  hooks_->sanity_check_start();
+  {
+    torch::NoGradGuard no_grad;
+    val_loop.run();
+  }
+  hooks_->sanity_check_end();
+  reset_results();
+  reset_metrics();
+  val_loop.reset_progress();
+  sanity_checking_ = false;
+}
+
+void Trainer::teardown_internal() {
+  module_->to(torch::kCPU);  // Lightning's strategy teardown moves the module back to the CPU
+  for (auto* m : {&callback_metrics_, &logged_metrics_, &progress_bar_metrics_})
+    for (auto& kv : *m) kv.second = kv.second.cpu();
+}
+
+void Trainer::attach_model_callbacks() {
+  std::vector<CallbackPtr> model_callbacks = hooks_->configure_callbacks();
+  if (model_callbacks.empty()) return;
+  // Every trainer callback whose type is a base of a model callback's type is replaced (subclass-aware, 2.1+).
+  std::set<const Callback*> overridden;
+  std::vector<std::string> names;
+  for (const auto& tcb : callbacks_) {
+    for (const auto& mcb : model_callbacks) {
+      VOLT_CHECK(mcb != nullptr, "configure_callbacks() returned a null callback pointer");
+      if (typeid(*tcb) != typeid(Callback) && detail::is_instance_of(*mcb, typeid(*tcb))) {
+        overridden.insert(tcb.get());
+        names.push_back(tcb->class_name());
+        break;
+      }
+    }
+  }
+  if (!names.empty()) {
+    std::string joined;
+    for (const auto& n : std::set<std::string>(names.begin(), names.end())) joined += (joined.empty() ? "" : ", ") + n;
+    rank_zero_info("The following callbacks returned in `LightningModule.configure_callbacks` will override existing "
+                   "callbacks passed to Trainer: " + joined);
+  }
+  std::vector<CallbackPtr> merged;
+  for (const auto& cb : callbacks_)
+    if (!overridden.count(cb.get())) merged.push_back(cb);
+  merged.insert(merged.end(), model_callbacks.begin(), model_callbacks.end());
+  callbacks_ = reorder_callbacks(merged);
+}
+
+void Trainer::setup_optimizers() {
+  optimizers_.clear();
+  lr_scheduler_configs_.clear();
+  if (!module_->automatic_optimization && !detail::is_overridden(*module_, &Module::configure_optimizers)) return;
+  OptimizerConfig config = hooks_->configure_optimizers();
+  for (const auto& opt : config.optimizers)
+    VOLT_CHECK(opt != nullptr, "configure_optimizers() returned a null optimizer");
+  if (module_->automatic_optimization) {
+    VOLT_CHECK(!config.optimizers.empty(), "`configure_optimizers` must return at least one optimizer for automatic "
+               "optimization (return an OptimizerConfig with an optimizer)");
+    VOLT_CHECK(config.optimizers.size() == 1,
+               "Training with multiple optimizers is only supported with manual optimization. Set "
+               "`automatic_optimization = false`, then step the optimizers yourself in training_step.");
+  }
+  for (auto& s : config.lr_schedulers) {
+    VOLT_CHECK(s.scheduler != nullptr, "configure_optimizers() returned an LR scheduler config without a scheduler");
+    VOLT_CHECK(s.interval == "epoch" || s.interval == "step", "The lr scheduler dict contains the key 'interval' with "
+               "invalid value '", s.interval, "'. Valid values are 'epoch' and 'step'.");
+    VOLT_CHECK(s.frequency > 0, "lr scheduler frequency must be > 0, got ", s.frequency);
+    VOLT_CHECK(!s.scheduler->needs_metric() || !s.monitor.empty(),
+               "The lr scheduler dict must include a monitor when a `ReduceLROnPlateau` scheduler is used. For "
+               "example: {\"optimizer\": optimizer, \"lr_scheduler\": {\"scheduler\": scheduler, \"monitor\": "
+               "\"your_loss\"}}");
+  }
+  optimizers_ = std::move(config.optimizers);
+  lr_scheduler_configs_ = std::move(config.lr_schedulers);
+}
+
+std::shared_ptr<DataLoader> Trainer::request_dataloader(const std::string& kind) {
+  const auto& d = *data_;
+  auto given = kind == "train" ? d.train : kind == "val" ? d.val : kind == "test" ? d.test : d.predict;
+  return given ? given : hooks_->request_dataloader(kind);
+}
+
+bool Trainer::enable_validation() const {
+  // Lightning: a val dataloader source is defined, validation_step is overridden and limit_val_batches > 0
+  bool source = data_->val != nullptr ||
+                (datamodule_ ? detail::is_overridden(*datamodule_, &DataModule::val_dataloader)
+                             : detail::is_overridden(*module_, &Module::val_dataloader));
+  return source && detail::is_overridden(*module_, &Module::validation_step) && !options_.limit_val_batches.is_zero();
+}
+
+// ---- state visible to callbacks -----------------------------------------------------------------------------------
+
+int64_t Trainer::current_epoch() const { return fit_loop_->epoch_progress.current.completed; }
+int64_t Trainer::global_step() const { return fit_loop_->epoch_loop.global_step(); }
+
+const std::vector<int64_t>& Trainer::num_val_batches() const {
+  return fn_ == TrainerFn::kFitting ? fit_loop_->epoch_loop.val_loop.limited_batches : validate_loop_->limited_batches;
+}
+const std::vector<int64_t>& Trainer::num_sanity_val_batches() const {
+  return fit_loop_->epoch_loop.val_loop.sanity_batches;
+}
+int64_t Trainer::num_test_batches() const {
+  int64_t n = 0;
+  for (auto b : test_loop_->limited_batches) n += b;
+  return n;
+}
+int64_t Trainer::num_predict_batches() const {
+  int64_t n = 0;
+  for (auto b : predict_loop_->max_batches()) n += b;
+  return n;
+}
+
+Checkpoint* Trainer::checkpoint_callback() const {
+  auto all = checkpoint_callbacks();
+  return all.empty() ? nullptr : all.front();
+}
+
+std::vector<Checkpoint*> Trainer::checkpoint_callbacks() const {
+  std::vector<Checkpoint*> out;
+  for (const auto& cb : callbacks_)
+    if (auto* c = dynamic_cast<Checkpoint*>(cb.get())) out.push_back(c);
+  return out;
+}
+
+Callback* Trainer::early_stopping_callback() const {
+  for (const auto& cb : callbacks_)
+    if (cb->is_monitoring() && !dynamic_cast<Checkpoint*>(cb.get())) return cb.get();
+  return nullptr;
+}
+
+bool Trainer::validation_has_run() const { return fit_loop_->epoch_loop.val_loop.has_run; }
+
+void Trainer::barrier(const std::string&) const {}
+bool Trainer::reduce_boolean_decision(bool decision, bool) const { return decision; }
+bool Trainer::received_signal() const { return g_received_signal.load() != 0; }
+
+// ---- logger connector ---------------------------------------------------------------------------------------------
+
+detail::ResultCollection* Trainer::active_results() const {
+  if (!running_) return nullptr;
+  switch (fn_) {
+    case TrainerFn::kFitting:
+      if (sanity_checking_ || validating_) return &fit_loop_->epoch_loop.val_loop.results;
+      return &fit_loop_->epoch_loop.results;
+    case TrainerFn::kValidating: return &validate_loop_->results;
+    case TrainerFn::kTesting: return &test_loop_->results;
+    case TrainerFn::kPredicting: return nullptr;
+  }
+  return nullptr;
+}
+
+int64_t Trainer::current_batch_size() {
+  if (!current_batch_size_) {
+    int64_t size = 1;
+    if (current_batch_) {
+      std::function<bool(const IValue&)> find = [&](const IValue& v) -> bool {
+        if (v.isTensor()) {
+          size = v.toTensor().dim() > 0 ? v.toTensor().size(0) : 1;
+          return true;
+        }
+        if (v.isTuple()) {
+          for (const auto& e : v.toTupleRef().elements())
+            if (find(e)) return true;
+        } else if (v.isList()) {
+          for (const auto& e : v.toListRef())
+            if (find(e)) return true;
+        } else if (v.isGenericDict()) {
+          for (const auto& e : v.toGenericDict())
+            if (find(e.value())) return true;
+        }
+        return false;
+      };
+      find(*current_batch_);
+    }
+    current_batch_size_ = size;
+  }
+  return *current_batch_size_;
+}
+
+detail::Metrics Trainer::live_metrics() {
+  auto* results = active_results();
+  if (results == nullptr) return {};
+  return results->metrics(/*on_step=*/first_loop_iter_.has_value());
+}
+
+void Trainer::on_batch_start_logging(const Batch& batch, std::optional<int64_t> dataloader_idx) {
+  if (!first_loop_iter_) first_loop_iter_ = true;
+  else if (*first_loop_iter_) first_loop_iter_ = false;
+  current_batch_ = &batch;
+  current_batch_size_.reset();
+  if (auto* results = active_results()) results->dataloader_idx = dataloader_idx;
+}
+
+void Trainer::on_batch_end_logging() {
+  auto m = live_metrics();
+  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+  current_batch_ = nullptr;
+  current_batch_size_.reset();
+}
+
+void Trainer::on_epoch_end_logging() {
+  auto m = live_metrics();
+  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+}
+
+void Trainer::log_metrics(const MetricMap& metrics, std::optional<int64_t> step) {
+  if (loggers().empty() || metrics.empty()) return;
+  for (const auto& kv : metrics) logged_metrics_[kv.first] = kv.second;
+  std::map<std::string, double> scalars;
+  for (const auto& kv : metrics) scalars[kv.first] = kv.second.item<double>();
+  if (!step) {
+    auto it = scalars.find("step");
+    if (it != scalars.end()) {
+      step = static_cast<int64_t>(it->second);
+      scalars.erase(it);
+    }
+  }
+  if (!step) {
+    scalars.emplace("epoch", static_cast<double>(current_epoch()));
+    step = fit_loop_->epoch_loop.batches_that_stepped;
+  }
+  for (const auto& logger : loggers()) {
+    logger->log_metrics(scalars, *step);
+    logger->save();
+  }
+}
+
+bool Trainer::should_update_logs() const {
+  if (options_.log_every_n_steps == 0) return false;
+  int64_t step = 0;
+  switch (fn_) {
+    case TrainerFn::kFitting: step = fit_loop_->epoch_loop.batches_that_stepped + 1; break;
+    case TrainerFn::kValidating: step = validate_loop_->batch_progress.current.ready; break;
+    case TrainerFn::kTesting: step = test_loop_->batch_progress.current.ready; break;
+    case TrainerFn::kPredicting: step = predict_loop_->batch_progress.current.ready; break;
+  }
+  return step % options_.log_every_n_steps == 0 || should_stop;
+}
+
+void Trainer::update_train_step_metrics() {
+  if (fit_loop_->epoch_loop.should_accumulate() && module_->automatic_optimization) return;
+  if (should_update_logs() || options_.fast_dev_run > 0) log_metrics(live_metrics().log);
+}
+
+void Trainer::update_train_epoch_metrics() {
+  log_metrics(live_metrics().log);
+  reset_results();
+}
+
+MetricMap Trainer::update_eval_epoch_metrics() {
+  if (sanity_checking_) return {};
+  auto m = live_metrics();
+  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+  return m.log;
+}
+
+void Trainer::reset_results() {
+  if (auto* results = active_results()) results->reset();
+  first_loop_iter_.reset();
+}
+
+void Trainer::reset_metrics() {
+  callback_metrics_.clear();
+  logged_metrics_.clear();
+  progress_bar_metrics_.clear();
+}
+
+MetricMap Trainer::callback_metrics() {
+  for (const auto& kv : live_metrics().callback) callback_metrics_[kv.first] = kv.second;
+  return callback_metrics_;
+}
+
+MetricMap Trainer::logged_metrics() {
+  for (const auto& kv : live_metrics().log) logged_metrics_[kv.first] = kv.second;
+  return logged_metrics_;
+}
+
+MetricMap Trainer::progress_bar_metrics() {
+  for (const auto& kv : live_metrics().pbar) progress_bar_metrics_[kv.first] = kv.second;
+  return progress_bar_metrics_;
+}
+
+}  // namespace volt
