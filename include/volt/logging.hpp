@@ -16,8 +16,8 @@ struct LogOptions {
   bool prog_bar = false;
   /// Send to the loggers.
   bool logger = true;
-  std::optional<bool> on_step;
-  std::optional<bool> on_epoch;
+  std::optional<bool> on_step = std::nullopt;
+  std::optional<bool> on_epoch = std::nullopt;
   /// "mean" (weighted by batch size), "sum", "max" or "min": how step values reduce to the epoch value.
   std::string reduce_fx = "mean";
   /// Keep the autograd graph of the logged tensor (normally detached).
@@ -25,7 +25,7 @@ struct LogOptions {
   /// Reduce across processes (effective only when running distributed).
   bool sync_dist = false;
   /// The batch size for the weighted mean; inferred from the batch when absent.
-  std::optional<int64_t> batch_size;
+  std::optional<int64_t> batch_size = std::nullopt;
   /// Append "/dataloader_idx_N" to names logged with several evaluation dataloaders.
   bool add_dataloader_idx = true;
   /// Log only on rank 0 (the value cannot be a monitor then).
