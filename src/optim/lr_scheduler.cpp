@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ivalue_util.hpp"
+#include "param_groups.hpp"
 #include "volt/error.hpp"
 #include "volt/optim/optimizer_state.hpp"
 
@@ -34,6 +35,7 @@ double extra_number(torch::optim::OptimizerParamGroup& group, const std::string&
 // ---- LRScheduler ------------------------------------------------------------------------------------------------
 
 LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer) : optimizer_(&optimizer) {
+  detail::remember_group_layouts(optimizer);  // before this or a derived class changes any value
   // _LRScheduler.__init__ with last_epoch=-1: group.setdefault('initial_lr', group['lr'])
   for (auto& group : optimizer.param_groups()) {
     StateDict extras = param_group_extras(group);
@@ -42,7 +44,9 @@ LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer) : optimizer_(&optim
   }
 }
 
-LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer, PlateauTag) : optimizer_(&optimizer) {}
+LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer, PlateauTag) : optimizer_(&optimizer) {
+  detail::remember_group_layouts(optimizer);
+}
 
 void LRScheduler::initial_step() {
   step_count_ = 0;
