@@ -401,10 +401,10 @@ TEST(LRScheduler, LoadRejectsMistypedState) {
   bad.set("base_lrs", volt::StateDict{}.ivalue());
   expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs']", "expected a list"});
   bad = state.copy();
-  c10::impl::GenericList three(c10::AnyType::get());
-  for (double x : {0.1, 0.2, 0.3}) three.push_back(x);
-  bad.set("base_lrs", three);
-  expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs']", "expected 2 values", "found 3"});
+  c10::impl::GenericList words(c10::AnyType::get());
+  for (const char* x : {"fast", "slow"}) words.push_back(x);
+  bad.set("base_lrs", words);
+  expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs'][0]", "expected a number"});
   bad = state.copy();
   bad.set("last_epoch", 1.5);
   expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['last_epoch']", "expected an int"});
@@ -421,6 +421,32 @@ TEST(LRScheduler, LoadRejectsMistypedState) {
   pstate.set("mode", "sideways");
   expect_error<E>([&] { p.load_state_dict(pstate); }, {"ReduceLROnPlateau", "mode sideways is unknown"});
   EXPECT_EQ(p.state_dict().at("mode").toStringRef(), "min");
+}
+
+TEST(LRScheduler, GroupsAddedLaterAreZippedAsInPyTorch) {
+  // Lightning's BaseFinetuning adds param groups after the scheduler exists. PyTorch zips base_lrs (and
+  // lr_lambdas) with the groups, so a new group keeps its lr under LambdaLR and follows StepLR's decay.
+  auto opt = two_group_sgd();
+  volt::LambdaLR lambda(*opt, [](int64_t e) { return 1.0 / static_cast<double>(e + 1); });
+  volt::StepLR step(*opt, 1, 0.5);
+  opt->add_param_group(torch::optim::OptimizerParamGroup({torch::ones({1}).requires_grad_()},
+                                                         std::make_unique<torch::optim::SGDOptions>(0.2)));
+  lambda.step();
+  EXPECT_EQ(opt->param_groups()[2].options().get_lr(), 0.2);
+  step.step();
+  EXPECT_EQ(opt->param_groups()[2].options().get_lr(), 0.1);
+  EXPECT_EQ(step.get_last_lr().size(), 3u);
+  volt::StepLR restored(*opt, 1, 0.5);
+  restored.load_state_dict(step.state_dict());  // base_lrs has 2 entries for 3 groups, as PyTorch would save it
+  EXPECT_EQ(restored.base_lrs().size(), 2u);
+
+  auto opt2 = two_group_sgd();
+  volt::ReduceLROnPlateau p2(*opt2, volt::ReduceLROnPlateauOptions().patience(0));
+  opt2->add_param_group(torch::optim::OptimizerParamGroup({torch::ones({1}).requires_grad_()},
+                                                          std::make_unique<torch::optim::SGDOptions>(0.2)));
+  p2.step(1.0);
+  expect_error<volt::MisconfigurationError>([&] { p2.step(2.0); },
+                                            {"ReduceLROnPlateau", "3 param groups but min_lrs has 2"});
 }
 
 TEST(LRScheduler, PlateauHasNoLastLrKeyBeforeItsFirstStep) {
