@@ -209,11 +209,8 @@ std::vector<std::string> case_names() {
   return names;
 }
 
-class GoldenSchedule : public ::testing::TestWithParam<std::string> {};
-
-// Construction, every step and the final state dicts (scheduler and optimizer) match PyTorch's exactly.
-TEST_P(GoldenSchedule, MatchesPyTorchBitForBit) {
-  const auto& c = find_case(GetParam());
+/// Construction, every step and the final state dicts (scheduler and optimizer) match PyTorch's exactly.
+void check_full_run(const ordered_json& c) {
   Rig r = make_rig(c);
   expect_lrs(r, c, 0);
   EXPECT_EQ(r.scheduler->last_epoch(), 0);
@@ -226,10 +223,9 @@ TEST_P(GoldenSchedule, MatchesPyTorchBitForBit) {
   expect_same(decode(c.at("final_optimizer")), volt::optimizer_state_dict(*r.optimizer), "optimizer.state_dict()");
 }
 
-// Python's state halfway (optimizer first, as Lightning restores it), loaded into a freshly built optimizer and
-// scheduler, continues exactly as Python did.
-TEST_P(GoldenSchedule, ResumesFromPythonState) {
-  const auto& c = find_case(GetParam());
+/// Python's state halfway (optimizer first, as Lightning restores it), loaded into a freshly built optimizer and
+/// scheduler, continues exactly as Python did.
+void check_resume_from_python(const ordered_json& c) {
   Rig r = make_rig(c);
   const int mid = c.at("mid_step"), steps = c.at("steps");
   volt::load_optimizer_state_dict(*r.optimizer, volt::as_state(decode(c.at("mid_optimizer")), "mid_optimizer"));
@@ -243,9 +239,8 @@ TEST_P(GoldenSchedule, ResumesFromPythonState) {
   expect_same(decode(c.at("final_optimizer")), volt::optimizer_state_dict(*r.optimizer), "optimizer.state_dict()");
 }
 
-// volt's own state, through torch::pickle_save/pickle_load (as in a checkpoint), resumes to the same sequence.
-TEST_P(GoldenSchedule, SaveLoadContinue) {
-  const auto& c = find_case(GetParam());
+/// volt's own state, through torch::pickle_save/pickle_load (as in a checkpoint), resumes to the same sequence.
+void check_save_load_continue(const ordered_json& c) {
   Rig a = make_rig(c);
   const int mid = c.at("mid_step"), steps = c.at("steps");
   for (int k = 1; k <= mid; ++k) step(a, c, k);
@@ -262,6 +257,25 @@ TEST_P(GoldenSchedule, SaveLoadContinue) {
     expect_lrs(b, c, k);
   }
   expect_same(python_state(c.at("final_state")), b.scheduler->state_dict(), "scheduler.state_dict()");
+}
+
+// One test per recorded case (each ctest test is a process that loads libtorch, so the three checks share one).
+class GoldenSchedule : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenSchedule, MatchesPyTorch) {
+  const auto& c = find_case(GetParam());
+  {
+    SCOPED_TRACE("full run from construction");
+    check_full_run(c);
+  }
+  {
+    SCOPED_TRACE("resumed from PyTorch's state at mid_step");
+    check_resume_from_python(c);
+  }
+  {
+    SCOPED_TRACE("resumed from volt's pickled state at mid_step");
+    check_save_load_continue(c);
+  }
 }
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
