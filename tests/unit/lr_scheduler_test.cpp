@@ -6,7 +6,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -308,6 +310,37 @@ void expect_error(const std::function<void()>& fn, const std::vector<std::string
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type: " << e.what();
   }
+}
+
+// volt's pickled state at mid_step loads into PyTorch's own optimizer and scheduler (including the two forms
+// volt writes in place of what libtorch cannot pickle: MultiStepLR's Counter, OneCycleLR's anneal_func), and
+// PyTorch then continues with exactly the recorded lrs. One Python process checks every case.
+TEST(LRScheduler, PythonResumesFromVoltState) {
+  const std::string python = "/usr/bin/python3";
+  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << python << " cannot import torch; this check needs torch 1.13";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "volt_sched_XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  size_t index = 0;
+  for (const auto& c : vectors().at("cases")) {
+    Rig r = make_rig(c);
+    const int mid = c.at("mid_step");
+    for (int k = 1; k <= mid; ++k) step(r, c, k);
+    volt::StateDict out{{"optimizer", volt::optimizer_state_dict(*r.optimizer)},
+                        {"scheduler", r.scheduler->state_dict()}};
+    auto bytes = torch::pickle_save(out.ivalue());
+    std::ofstream(dir / (std::to_string(index++) + ".pt"), std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  const auto log = dir / "python.log";
+  const std::string cmd = python + " " VOLT_SOURCE_DIR "/tests/python/scheduler_resume.py " VOLT_SOURCE_DIR " " +
+                          dir.string() + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << "PyTorch could not resume from volt's scheduler state:\n" << text;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LRScheduler, ConstructionDoesPyTorchsInitialStep) {
