@@ -53,9 +53,11 @@ inline std::vector<c10::IValue> to_items(const c10::IValue& v, const std::string
   bad_value(where, "a list", v);
 }
 
+/// A list of numbers; `expected_size` (one per param group) is checked unless it is kAnySize.
+constexpr size_t kAnySize = static_cast<size_t>(-1);
 inline std::vector<double> to_double_list(const c10::IValue& v, const std::string& where, size_t expected_size) {
   auto items = to_items(v, where);
-  if (items.size() != expected_size)
+  if (expected_size != kAnySize && items.size() != expected_size)
     throw CheckpointError(concat(where, ": expected ", expected_size, " values (one per param group), found ",
                                  items.size()));
   std::vector<double> out;

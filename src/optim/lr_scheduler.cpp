@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ivalue_util.hpp"
+#include "param_groups.hpp"
 #include "volt/error.hpp"
 #include "volt/optim/optimizer_state.hpp"
 
@@ -34,6 +35,7 @@ double extra_number(torch::optim::OptimizerParamGroup& group, const std::string&
 // ---- LRScheduler ------------------------------------------------------------------------------------------------
 
 LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer) : optimizer_(&optimizer) {
+  detail::remember_group_layouts(optimizer);  // before this or a derived class changes any value
   // _LRScheduler.__init__ with last_epoch=-1: group.setdefault('initial_lr', group['lr'])
   for (auto& group : optimizer.param_groups()) {
     StateDict extras = param_group_extras(group);
@@ -42,7 +44,9 @@ LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer) : optimizer_(&optim
   }
 }
 
-LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer, PlateauTag) : optimizer_(&optimizer) {}
+LRScheduler::LRScheduler(torch::optim::Optimizer& optimizer, PlateauTag) : optimizer_(&optimizer) {
+  detail::remember_group_layouts(optimizer);
+}
 
 void LRScheduler::initial_step() {
   step_count_ = 0;
@@ -91,15 +95,18 @@ void LRScheduler::write_base_state(StateDict& out) const {
 }
 
 void LRScheduler::read_base_state(const StateDict& in) {
-  // last_epoch and base_lrs drive every formula, so they must be there; the rest is updated if present.
+  // last_epoch and base_lrs drive every formula, so they must be there; the rest is updated if present. Their
+  // lengths are not checked against the optimizer: groups added after the scheduler was built (Lightning's
+  // BaseFinetuning) make them shorter in PyTorch too, and the formulas zip them with the groups as Python does.
   auto base_lrs = detail::to_double_list(detail::required(in, "base_lrs", where("base_lrs")), where("base_lrs"),
-                                         num_groups());
+                                         detail::kAnySize);
   int64_t last_epoch = detail::to_int(detail::required(in, "last_epoch", where("last_epoch")), where("last_epoch"));
   int64_t step_count = in.contains("_step_count") ? detail::to_int(in.at("_step_count"), where("_step_count"))
                                                   : step_count_;
   bool verbose = in.contains("verbose") ? detail::to_bool(in.at("verbose"), where("verbose")) : verbose_;
-  std::vector<double> last_lr =
-      in.contains("_last_lr") ? detail::to_double_list(in.at("_last_lr"), where("_last_lr"), num_groups()) : last_lr_;
+  std::vector<double> last_lr = in.contains("_last_lr")
+                                    ? detail::to_double_list(in.at("_last_lr"), where("_last_lr"), detail::kAnySize)
+                                    : last_lr_;
   base_lrs_ = std::move(base_lrs);
   last_epoch_ = last_epoch;
   step_count_ = step_count;
@@ -240,20 +247,22 @@ std::vector<double> CosineAnnealingLR::compute_lr() {
   const double eta_min = eta_min_.toDouble();
   const double T_max = static_cast<double>(T_max_);
   const double epoch = static_cast<double>(last_epoch_);
+  // The two branches that read base_lrs zip them with the groups (Python's zip stops at the shorter).
+  const size_t zipped = std::min(num_groups(), base_lrs_.size());
   std::vector<double> out;
-  for (size_t i = 0; i < num_groups(); ++i) {
-    const double lr = group_lr(i), base_lr = base_lrs_[i];
-    if (last_epoch_ == 0) {
-      out.push_back(lr);
-    } else if (step_count_ == 1 && last_epoch_ > 0) {
-      out.push_back(eta_min + (base_lr - eta_min) * (1 + std::cos(epoch * kPi / T_max)) / 2);
-    } else if ((last_epoch_ - 1 - T_max_) % (2 * T_max_) == 0) {
-      out.push_back(lr + (base_lr - eta_min) * (1 - std::cos(kPi / T_max)) / 2);
-    } else {
+  if (last_epoch_ == 0) {
+    for (size_t i = 0; i < num_groups(); ++i) out.push_back(group_lr(i));
+  } else if (step_count_ == 1 && last_epoch_ > 0) {
+    for (size_t i = 0; i < zipped; ++i)
+      out.push_back(eta_min + (base_lrs_[i] - eta_min) * (1 + std::cos(epoch * kPi / T_max)) / 2);
+  } else if ((last_epoch_ - 1 - T_max_) % (2 * T_max_) == 0) {
+    for (size_t i = 0; i < zipped; ++i)
+      out.push_back(group_lr(i) + (base_lrs_[i] - eta_min) * (1 - std::cos(kPi / T_max)) / 2);
+  } else {
+    for (size_t i = 0; i < num_groups(); ++i)
       out.push_back((1 + std::cos(kPi * epoch / T_max)) / (1 + std::cos(kPi * (epoch - 1) / T_max)) *
-                        (lr - eta_min) +
+                        (group_lr(i) - eta_min) +
                     eta_min);
-    }
   }
   return out;
 }
@@ -400,7 +409,9 @@ LambdaLR::LambdaLR(torch::optim::Optimizer& optimizer, std::vector<Lambda> lr_la
 
 std::vector<double> LambdaLR::compute_lr() {
   std::vector<double> out;
-  for (size_t i = 0; i < num_groups(); ++i) out.push_back(base_lrs_[i] * lr_lambdas_[i](last_epoch_));
+  // zip(lr_lambdas, base_lrs): groups added after construction keep their lr, as in PyTorch.
+  for (size_t i = 0; i < std::min(lr_lambdas_.size(), base_lrs_.size()); ++i)
+    out.push_back(base_lrs_[i] * lr_lambdas_[i](last_epoch_));
   return out;
 }
 
@@ -647,7 +658,10 @@ void ReduceLROnPlateau::reduce_lr() {
   auto& groups = optimizer_->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     const double old_lr = groups[i].options().get_lr();
-    const double new_lr = std::max(old_lr * factor_, min_lrs_.at(i).toDouble());
+    VOLT_CHECK(i < min_lrs_.size(), "ReduceLROnPlateau: the optimizer has ", groups.size(),
+               " param groups but min_lrs has ", min_lrs_.size(), " (PyTorch: IndexError); build the scheduler after "
+               "adding all param groups");
+    const double new_lr = std::max(old_lr * factor_, min_lrs_[i].toDouble());
     if (old_lr - new_lr > eps_) groups[i].options().set_lr(new_lr);
   }
 }
@@ -722,7 +736,7 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   number("eps", next.eps_);
   integer("last_epoch", next.last_epoch_);
   if (state.contains("_last_lr")) {
-    next.last_lr_ = detail::to_double_list(state.at("_last_lr"), where("_last_lr"), num_groups());
+    next.last_lr_ = detail::to_double_list(state.at("_last_lr"), where("_last_lr"), detail::kAnySize);
     next.stepped_ = true;
   }
   next.init_is_better(where("mode"));  // as PyTorch's load_state_dict: validates the modes, resets mode_worse

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "ivalue_util.hpp"
+#include "param_groups.hpp"
 #include "volt/error.hpp"
 
 namespace volt {
@@ -335,30 +336,114 @@ std::string type_name(const optim::Optimizer& o) { return c10::demangle(typeid(o
                                "AdamW, RMSprop and Adagrad"));
 }
 
-// ---- param-group extras -------------------------------------------------------------------------------------
+// ---- param-group extras and layout ---------------------------------------------------------------------------
 
-/// The group's own options type plus the Python-only keys, so the extras live and die with the group and follow
-/// it through libtorch's clone() of options. libtorch's step() static_casts to the base options type, which
-/// this still is.
+/// How Python lays out a group's dict: key order, and which numbers are ints. Python puts the keys a group was
+/// created with first and then fills in the optimizer's defaults; libtorch keeps only the values. So the layout
+/// comes from the checkpoint the group was loaded from (Python -> volt -> Python is then exact), or else is
+/// guessed once, the first time volt sees the group (schedulers look before they change anything): keys whose
+/// value differs from the optimizer's defaults were the group's own and come first; a zero where Python's default
+/// is the int 0 stays an int unless the group set it (Python code writes `weight_decay=0.0`).
+struct GroupLayout {
+  bool known = false;
+  std::vector<std::string> order;                // hyper-parameters and extras, without "params"
+  std::unordered_map<std::string, bool> is_int;  // numeric keys: written as an int when the value is whole
+};
+
+/// The group's own options type plus what Python keeps that libtorch cannot, so both live and die with the group
+/// and follow it through libtorch's clone() of options. libtorch's step() static_casts to the base options type,
+/// which this still is.
 template <class Options>
 struct WithExtras final : Options {
   explicit WithExtras(const Options& options) : Options(options) {}
-  WithExtras(const WithExtras& other) : Options(other), extras(other.extras.copy()) {}
+  WithExtras(const WithExtras& other) : Options(other), extras(other.extras.copy()), layout(other.layout) {}
   std::unique_ptr<optim::OptimizerOptions> clone() const override { return std::make_unique<WithExtras>(*this); }
   StateDict extras;
+  GroupLayout layout;
 };
+
+template <class Options>
+WithExtras<Options>& wrapped(optim::OptimizerParamGroup& group) {
+  if (auto* w = dynamic_cast<WithExtras<Options>*>(&group.options())) return *w;
+  auto fresh = std::make_unique<WithExtras<Options>>(static_cast<const Options&>(group.options()));
+  auto& ref = *fresh;
+  group.set_options(std::move(fresh));
+  return ref;
+}
+
+template <class Options>
+const WithExtras<Options>* find_wrapped(const optim::OptimizerParamGroup& group) {
+  return group.has_options() ? dynamic_cast<const WithExtras<Options>*>(&group.options()) : nullptr;
+}
 
 /// The extras of a group, or nullptr if its options do not carry any yet.
 const StateDict* find_extras(const optim::OptimizerParamGroup& group) {
   if (!group.has_options()) return nullptr;
   const StateDict* found = nullptr;
   visit_options(group.options(), [&](auto traits) {
-    using Options = typename decltype(traits)::Options;
-    if (auto* w = dynamic_cast<const WithExtras<Options>*>(&group.options())) found = &w->extras;
+    if (auto* w = find_wrapped<typename decltype(traits)::Options>(group)) found = &w->extras;
   });
   return found;
 }
 
+bool is_number(const IValue& v) { return v.isInt() || v.isDouble(); }
+
+template <class T>
+GroupLayout guess_layout(const typename T::Options& group, const typename T::Options& defaults) {
+  StateDict mine, theirs;
+  T::write_group(group, mine);
+  T::write_group(defaults, theirs);
+  GroupLayout layout;
+  layout.known = true;
+  std::vector<std::string> rest;
+  for (const auto& kv : mine) {
+    const std::string& key = kv.key().toStringRef();
+    const bool own = !(kv.value() == theirs.at(key));  // IValue == follows Python: 0 == 0.0
+    (own ? layout.order : rest).push_back(key);
+    if (is_number(kv.value())) layout.is_int[key] = kv.value().isInt() && !own;
+  }
+  layout.order.insert(layout.order.end(), rest.begin(), rest.end());
+  return layout;
+}
+
+GroupLayout layout_of_checkpoint(const StateDict& saved) {
+  GroupLayout layout;
+  layout.known = true;
+  for (const auto& kv : saved) {
+    const std::string& key = kv.key().toStringRef();
+    if (key == "params") continue;
+    layout.order.push_back(key);
+    if (is_number(kv.value())) layout.is_int[key] = kv.value().isInt();
+  }
+  return layout;
+}
+
+/// The group dict in `layout`'s order and number types; keys it does not know follow (hyper-parameters, then
+/// extras in insertion order), and "params" is added last by the caller, as in Python.
+StateDict lay_out(const StateDict& hyper, const StateDict* extras, const GroupLayout& layout) {
+  auto typed = [&](const std::string& key, const IValue& v) -> IValue {
+    auto it = layout.is_int.find(key);
+    if (it == layout.is_int.end() || !is_number(v)) return v;
+    const double x = v.isInt() ? static_cast<double>(v.toInt()) : v.toDouble();
+    if (it->second && x == std::floor(x) && std::abs(x) < 9e15) return IValue(static_cast<int64_t>(x));
+    return IValue(x);
+  };
+  StateDict out;
+  auto put = [&](const std::string& key) {
+    if (out.contains(key)) return;
+    if (hyper.contains(key))
+      out.set(key, typed(key, hyper.at(key)));
+    else if (extras && extras->contains(key))
+      out.set(key, typed(key, extras->at(key)));
+  };
+  for (const auto& key : layout.order) put(key);
+  for (const auto& kv : hyper) put(kv.key().toStringRef());
+  if (extras)
+    for (const auto& kv : *extras) put(kv.key().toStringRef());
+  return out;
+}
+
+/// libtorch's key for a parameter's state (optimizer.state()).
 std::string param_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
 
 // ---- save / load ----------------------------------------------------------------------------------------------
@@ -368,11 +453,15 @@ StateDict save(const optim::Optimizer& optimizer) {
   c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
   c10::impl::GenericList groups(c10::AnyType::get());
   int64_t index = 0;  // Python numbers parameters across groups, in order
+  using Options = typename T::Options;
+  const auto& defaults = static_cast<const Options&>(optimizer.defaults());
   for (const auto& group : optimizer.param_groups()) {
-    StateDict g;
-    T::write_group(static_cast<const typename T::Options&>(group.options()), g);
-    if (const StateDict* extras = find_extras(group))
-      for (const auto& kv : *extras) g.set(kv.key().toStringRef(), kv.value());
+    const auto& options = static_cast<const Options&>(group.options());
+    StateDict hyper;
+    T::write_group(options, hyper);
+    const auto* w = find_wrapped<Options>(group);
+    StateDict g = lay_out(hyper, w ? &w->extras : nullptr,
+                          w && w->layout.known ? w->layout : guess_layout<T>(options, defaults));
     std::vector<int64_t> ids;
     for (const auto& p : group.params()) {
       auto it = optimizer.state().find(param_key(p));
@@ -433,6 +522,7 @@ void load(optim::Optimizer& optimizer, const StateDict& state, const std::string
     reader.ignore_harmless();
     for (const auto& kv : saved)
       if (!reader.used.count(kv.key().toStringRef())) options->extras.set(kv.key().toStringRef(), kv.value());
+    options->layout = layout_of_checkpoint(saved);
     new_options.push_back(std::move(options));
   }
 
@@ -491,13 +581,9 @@ c10::optional<std::string> optimizer_class_name(const optim::Optimizer& optimize
 
 StateDict param_group_extras(optim::OptimizerParamGroup& group) {
   VOLT_CHECK(group.has_options(), "param_group_extras: the param group has no options yet; add it to an optimizer");
-  if (const StateDict* extras = find_extras(group)) return *extras;  // a StateDict copy shares storage
-  StateDict shared;
+  StateDict shared;  // a StateDict copy shares storage with the group's
   bool known = visit_options(group.options(), [&](auto traits) {
-    using Options = typename decltype(traits)::Options;
-    auto wrapped = std::make_unique<WithExtras<Options>>(static_cast<const Options&>(group.options()));
-    shared = wrapped->extras;
-    group.set_options(std::move(wrapped));
+    shared = wrapped<typename decltype(traits)::Options>(group).extras;
   });
   VOLT_CHECK(known, "param_group_extras: unsupported optimizer options type ",
              c10::demangle(typeid(group.options()).name()), "; volt supports SGD, Adam, AdamW, RMSprop and Adagrad");
@@ -526,6 +612,20 @@ void set_group_momentum(optim::OptimizerParamGroup& group, double momentum) {
   VOLT_CHECK(known, "set_group_momentum: unsupported optimizer options type ",
              c10::demangle(typeid(group.options()).name()));
 }
+
+namespace detail {
+void remember_group_layouts(optim::Optimizer& optimizer) {
+  visit_optimizer(optimizer, [&](auto traits) {
+    using T = decltype(traits);
+    using Options = typename T::Options;
+    const auto& defaults = static_cast<const Options&>(optimizer.defaults());
+    for (auto& group : optimizer.param_groups()) {
+      auto& w = wrapped<Options>(group);
+      if (!w.layout.known) w.layout = guess_layout<T>(w, defaults);
+    }
+  });
+}
+}  // namespace detail
 
 bool group_uses_betas(const optim::OptimizerParamGroup& group) {
   bool betas = false;

@@ -6,7 +6,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -209,11 +211,8 @@ std::vector<std::string> case_names() {
   return names;
 }
 
-class GoldenSchedule : public ::testing::TestWithParam<std::string> {};
-
-// Construction, every step and the final state dicts (scheduler and optimizer) match PyTorch's exactly.
-TEST_P(GoldenSchedule, MatchesPyTorchBitForBit) {
-  const auto& c = find_case(GetParam());
+/// Construction, every step and the final state dicts (scheduler and optimizer) match PyTorch's exactly.
+void check_full_run(const ordered_json& c) {
   Rig r = make_rig(c);
   expect_lrs(r, c, 0);
   EXPECT_EQ(r.scheduler->last_epoch(), 0);
@@ -226,10 +225,9 @@ TEST_P(GoldenSchedule, MatchesPyTorchBitForBit) {
   expect_same(decode(c.at("final_optimizer")), volt::optimizer_state_dict(*r.optimizer), "optimizer.state_dict()");
 }
 
-// Python's state halfway (optimizer first, as Lightning restores it), loaded into a freshly built optimizer and
-// scheduler, continues exactly as Python did.
-TEST_P(GoldenSchedule, ResumesFromPythonState) {
-  const auto& c = find_case(GetParam());
+/// Python's state halfway (optimizer first, as Lightning restores it), loaded into a freshly built optimizer and
+/// scheduler, continues exactly as Python did.
+void check_resume_from_python(const ordered_json& c) {
   Rig r = make_rig(c);
   const int mid = c.at("mid_step"), steps = c.at("steps");
   volt::load_optimizer_state_dict(*r.optimizer, volt::as_state(decode(c.at("mid_optimizer")), "mid_optimizer"));
@@ -243,9 +241,8 @@ TEST_P(GoldenSchedule, ResumesFromPythonState) {
   expect_same(decode(c.at("final_optimizer")), volt::optimizer_state_dict(*r.optimizer), "optimizer.state_dict()");
 }
 
-// volt's own state, through torch::pickle_save/pickle_load (as in a checkpoint), resumes to the same sequence.
-TEST_P(GoldenSchedule, SaveLoadContinue) {
-  const auto& c = find_case(GetParam());
+/// volt's own state, through torch::pickle_save/pickle_load (as in a checkpoint), resumes to the same sequence.
+void check_save_load_continue(const ordered_json& c) {
   Rig a = make_rig(c);
   const int mid = c.at("mid_step"), steps = c.at("steps");
   for (int k = 1; k <= mid; ++k) step(a, c, k);
@@ -262,6 +259,25 @@ TEST_P(GoldenSchedule, SaveLoadContinue) {
     expect_lrs(b, c, k);
   }
   expect_same(python_state(c.at("final_state")), b.scheduler->state_dict(), "scheduler.state_dict()");
+}
+
+// One test per recorded case (each ctest test is a process that loads libtorch, so the three checks share one).
+class GoldenSchedule : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenSchedule, MatchesPyTorch) {
+  const auto& c = find_case(GetParam());
+  {
+    SCOPED_TRACE("full run from construction");
+    check_full_run(c);
+  }
+  {
+    SCOPED_TRACE("resumed from PyTorch's state at mid_step");
+    check_resume_from_python(c);
+  }
+  {
+    SCOPED_TRACE("resumed from volt's pickled state at mid_step");
+    check_save_load_continue(c);
+  }
 }
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
@@ -294,6 +310,37 @@ void expect_error(const std::function<void()>& fn, const std::vector<std::string
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type: " << e.what();
   }
+}
+
+// volt's pickled state at mid_step loads into PyTorch's own optimizer and scheduler (including the two forms
+// volt writes in place of what libtorch cannot pickle: MultiStepLR's Counter, OneCycleLR's anneal_func), and
+// PyTorch then continues with exactly the recorded lrs. One Python process checks every case.
+TEST(LRScheduler, PythonResumesFromVoltState) {
+  const std::string python = "/usr/bin/python3";
+  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << python << " cannot import torch; this check needs torch 1.13";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "volt_sched_XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  size_t index = 0;
+  for (const auto& c : vectors().at("cases")) {
+    Rig r = make_rig(c);
+    const int mid = c.at("mid_step");
+    for (int k = 1; k <= mid; ++k) step(r, c, k);
+    volt::StateDict out{{"optimizer", volt::optimizer_state_dict(*r.optimizer)},
+                        {"scheduler", r.scheduler->state_dict()}};
+    auto bytes = torch::pickle_save(out.ivalue());
+    std::ofstream(dir / (std::to_string(index++) + ".pt"), std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  const auto log = dir / "python.log";
+  const std::string cmd = python + " " VOLT_SOURCE_DIR "/tests/python/scheduler_resume.py " VOLT_SOURCE_DIR " " +
+                          dir.string() + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << "PyTorch could not resume from volt's scheduler state:\n" << text;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LRScheduler, ConstructionDoesPyTorchsInitialStep) {
@@ -401,10 +448,10 @@ TEST(LRScheduler, LoadRejectsMistypedState) {
   bad.set("base_lrs", volt::StateDict{}.ivalue());
   expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs']", "expected a list"});
   bad = state.copy();
-  c10::impl::GenericList three(c10::AnyType::get());
-  for (double x : {0.1, 0.2, 0.3}) three.push_back(x);
-  bad.set("base_lrs", three);
-  expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs']", "expected 2 values", "found 3"});
+  c10::impl::GenericList words(c10::AnyType::get());
+  for (const char* x : {"fast", "slow"}) words.push_back(x);
+  bad.set("base_lrs", words);
+  expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['base_lrs'][0]", "expected a number"});
   bad = state.copy();
   bad.set("last_epoch", 1.5);
   expect_error<E>([&] { s.load_state_dict(bad); }, {"StepLR state_dict['last_epoch']", "expected an int"});
@@ -421,6 +468,32 @@ TEST(LRScheduler, LoadRejectsMistypedState) {
   pstate.set("mode", "sideways");
   expect_error<E>([&] { p.load_state_dict(pstate); }, {"ReduceLROnPlateau", "mode sideways is unknown"});
   EXPECT_EQ(p.state_dict().at("mode").toStringRef(), "min");
+}
+
+TEST(LRScheduler, GroupsAddedLaterAreZippedAsInPyTorch) {
+  // Lightning's BaseFinetuning adds param groups after the scheduler exists. PyTorch zips base_lrs (and
+  // lr_lambdas) with the groups, so a new group keeps its lr under LambdaLR and follows StepLR's decay.
+  auto opt = two_group_sgd();
+  volt::LambdaLR lambda(*opt, [](int64_t e) { return 1.0 / static_cast<double>(e + 1); });
+  volt::StepLR step(*opt, 1, 0.5);
+  opt->add_param_group(torch::optim::OptimizerParamGroup({torch::ones({1}).requires_grad_()},
+                                                         std::make_unique<torch::optim::SGDOptions>(0.2)));
+  lambda.step();
+  EXPECT_EQ(opt->param_groups()[2].options().get_lr(), 0.2);
+  step.step();
+  EXPECT_EQ(opt->param_groups()[2].options().get_lr(), 0.1);
+  EXPECT_EQ(step.get_last_lr().size(), 3u);
+  volt::StepLR restored(*opt, 1, 0.5);
+  restored.load_state_dict(step.state_dict());  // base_lrs has 2 entries for 3 groups, as PyTorch would save it
+  EXPECT_EQ(restored.base_lrs().size(), 2u);
+
+  auto opt2 = two_group_sgd();
+  volt::ReduceLROnPlateau p2(*opt2, volt::ReduceLROnPlateauOptions().patience(0));
+  opt2->add_param_group(torch::optim::OptimizerParamGroup({torch::ones({1}).requires_grad_()},
+                                                          std::make_unique<torch::optim::SGDOptions>(0.2)));
+  p2.step(1.0);
+  expect_error<volt::MisconfigurationError>([&] { p2.step(2.0); },
+                                            {"ReduceLROnPlateau", "3 param groups but min_lrs has 2"});
 }
 
 TEST(LRScheduler, PlateauHasNoLastLrKeyBeforeItsFirstStep) {

@@ -16,9 +16,14 @@ namespace volt {
 /// RMSprop and Adagrad. "state" is a dict with int keys (parameter indices, counted across groups in order).
 /// Like Python's, the tensors are the optimizer's own, not copies. Throws CheckpointError for other optimizer types.
 ///
-/// Where libtorch differs from Python: keys libtorch's options cannot hold are written with Python's defaults
-/// (maximize False, foreach None, differentiable/capturable/fused False), and SGD without momentum has no
-/// per-parameter state (Python writes `{"momentum_buffer": None}` after the first step; both mean "no buffer").
+/// Where libtorch keeps less than Python:
+///  - keys libtorch's options cannot hold are written with Python's defaults (maximize False, foreach None,
+///    differentiable/capturable/fused False);
+///  - a param group's key order and int-vs-float types come from the checkpoint it was loaded from; otherwise keys
+///    that differ from the optimizer's defaults come first (Python puts a group's own keys first) and zeros whose
+///    Python default is the int 0 are ints unless the group overrides them;
+///  - SGD without momentum has no per-parameter state (Python writes `{"momentum_buffer": None}` after the first
+///    step; both mean "no buffer" to PyTorch's SGD).
 StateDict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
 
 /// Loads a dict in PyTorch's Python layout into `optimizer` (hyper-parameters, extras and per-parameter state),
