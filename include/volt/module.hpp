@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "volt/logging.hpp"
@@ -39,8 +40,14 @@ struct LRSchedulerConfig {
 /// What configure_optimizers returns. Automatic optimization uses exactly one optimizer.
 struct OptimizerConfig {
   OptimizerConfig() = default;
-  OptimizerConfig(std::shared_ptr<torch::optim::Optimizer> optimizer) { optimizers.push_back(std::move(optimizer)); }  // NOLINT
-  OptimizerConfig(std::shared_ptr<torch::optim::Optimizer> optimizer, LRSchedulerConfig scheduler) {
+  /// One optimizer (any torch::optim type), as Lightning's `return optimizer`.
+  template <class O, class = std::enable_if_t<std::is_base_of<torch::optim::Optimizer, O>::value>>
+  OptimizerConfig(std::shared_ptr<O> optimizer) {  // NOLINT: implicit, like returning the optimizer in Python
+    optimizers.push_back(std::move(optimizer));
+  }
+  /// One optimizer and its scheduler, as Lightning's `return [optimizer], [scheduler]`.
+  template <class O, class = std::enable_if_t<std::is_base_of<torch::optim::Optimizer, O>::value>>
+  OptimizerConfig(std::shared_ptr<O> optimizer, LRSchedulerConfig scheduler) {
     optimizers.push_back(std::move(optimizer));
     lr_schedulers.push_back(std::move(scheduler));
   }

@@ -71,6 +71,12 @@ bool TrainingEpochLoop::accumulated_batches_reached() const {
   return batch_progress.current.ready % trainer_.options().accumulate_grad_batches == 0;
 }
 
+bool TrainingEpochLoop::batch_only_accumulated(int64_t ready) const {
+  bool window_end = ready % trainer_.options().accumulate_grad_batches == 0;
+  bool last = ready == trainer_.num_training_batches_;
+  return !window_end && !last;
+}
+
 bool TrainingEpochLoop::should_accumulate() const {
   // Lightning always steps on the last batch of the epoch.
   return !accumulated_batches_reached() && !num_ready_batches_reached();
@@ -113,6 +119,16 @@ bool TrainingEpochLoop::should_check_val_fx() const {
 
 void TrainingEpochLoop::reset() {
   if (restarting) {
+    // A checkpoint written in on_train_batch_end has its batch processed (the optimizer stepped, the weights in
+    // the file include it) but not completed. Lightning 2.2 rewinds to `completed` and trains that batch a second
+    // time; volt counts it as done so that resuming gives exactly the weights of an uninterrupted run.
+    auto& c = batch_progress.current;
+    if (c.processed > c.completed) {
+      bool stepped = !batch_only_accumulated(c.ready);
+      batch_progress.total.completed += c.processed - c.completed;
+      c.completed = c.processed;
+      if (stepped && trainer_.module_->automatic_optimization) ++batches_that_stepped;
+    }
     batch_progress.reset_on_restart();
     scheduler_progress.reset_on_restart();
     optim_progress.reset_on_restart();

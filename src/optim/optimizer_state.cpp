@@ -469,6 +469,10 @@ StateDict save(const optim::Optimizer& optimizer) {
         StateDict s;
         T::write_state(static_cast<const typename T::State&>(*it->second), s);
         if (!s.empty()) state.insert(index, s.ivalue());
+      } else if constexpr (std::is_same_v<T, SGDTraits>) {
+        // Python's SGD records {"momentum_buffer": None} for every parameter it stepped, even without momentum;
+        // libtorch keeps nothing, so a parameter with a gradient stands for "stepped".
+        if (p.grad().defined()) state.insert(index, StateDict{{"momentum_buffer", IValue()}}.ivalue());
       }
       ids.push_back(index++);
     }

@@ -85,6 +85,8 @@ class TrainingEpochLoop {
   void on_advance_end();
   bool should_check_val_fx() const;
   bool accumulated_batches_reached() const;
+  /// Whether the batch that made `ready` batches only accumulated gradients (no optimizer step).
+  bool batch_only_accumulated(int64_t ready) const;
   bool is_training_done() const;
   StepOutput run_automatic_optimization(const Batch& batch, int64_t batch_idx);
   StepOutput run_manual_optimization(const Batch& batch, int64_t batch_idx);

@@ -1,0 +1,413 @@
+// Checkpoints: volt's files have Lightning's layout (compared with files real Lightning wrote for the same
+// runs), Python's torch.load reads them, resume is bit-identical, and bad files give CheckpointError.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/boring.hpp"
+
+using namespace volt;
+using namespace volt::testing;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Mirrors tools/gen_golden.py's describe(): dicts as ordered [key, description] pairs, scalars typed, tensors by
+// dtype and shape; the version becomes "<version>" and paths under `root` become "<path>".
+json describe(const IValue& v, const std::string& root, const std::string& key = "") {
+  auto is_path = [&](const std::string& s) { return s.rfind(root, 0) == 0; };
+  if (v.isGenericDict()) {
+    json out = json::array();
+    for (const auto& item : v.toGenericDict()) {
+      std::string k = item.key().isString() ? item.key().toStringRef() : std::to_string(item.key().toInt());
+      if (item.key().isString() && is_path(k)) k = "<path>";
+      out.push_back(json::array({k, describe(item.value(), root, k)}));
+    }
+    return out;
+  }
+  if (v.isList() || v.isTuple()) {
+    json out = json::array();
+    const auto& items = v.isList() ? v.toListRef().vec() : v.toTupleRef().elements().vec();
+    for (const auto& e : items) out.push_back(describe(e, root));
+    return out;
+  }
+  if (v.isTensor()) {
+    const auto& t = v.toTensor();
+    std::string dtype = c10::toString(t.scalar_type());
+    static const std::map<std::string, std::string> names = {{"Float", "float32"}, {"Double", "float64"},
+                                                             {"Long", "int64"}, {"Int", "int32"}, {"Bool", "bool"}};
+    return {{"type", "tensor"}, {"dtype", names.count(dtype) ? names.at(dtype) : dtype}, {"shape", t.sizes().vec()}};
+  }
+  if (v.isNone()) return {{"type", "NoneType"}, {"value", nullptr}};
+  if (v.isBool()) return {{"type", "bool"}, {"value", v.toBool()}};
+  if (v.isInt()) return {{"type", "int"}, {"value", v.toInt()}};
+  if (v.isDouble()) {
+    double d = v.toDouble();
+    if (std::isinf(d) || std::isnan(d)) return {{"type", "float"}, {"value", d > 0 ? "inf" : d < 0 ? "-inf" : "nan"}};
+    return {{"type", "float"}, {"value", d}};
+  }
+  if (v.isString()) {
+    if (key == "pytorch-lightning_version") return {{"type", "str"}, {"value", "<version>"}};
+    return {{"type", "str"}, {"value", is_path(v.toStringRef()) ? "<path>" : v.toStringRef()}};
+  }
+  return {{"type", "unknown"}};
+}
+
+json golden_layout(const std::string& name) {
+  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/checkpoints/" + name + ".layout.json");
+  if (!in) throw std::runtime_error("missing golden layout " + name);
+  return json::parse(in);
+}
+
+IValue load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return torch::pickle_load(bytes);
+}
+
+// Describes volt's checkpoint without the key Lightning does not write.
+json describe_checkpoint(const std::string& file, const std::string& root) {
+  auto dict = load(file).toGenericDict();
+  (void)dict.erase("volt_version");
+  return describe(dict, root);
+}
+
+// Reports the first path where two descriptions differ.
+void expect_same_layout(const json& actual, const json& expected, const std::string& where = "") {
+  if (actual == expected) return;
+  if (actual.is_array() && expected.is_array()) {
+    for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i)
+      if (actual[i] != expected[i]) {
+        std::string label = actual[i].is_array() && actual[i].size() == 2 && actual[i][0].is_string()
+                                ? actual[i][0].get<std::string>()
+                                : std::to_string(i);
+        return expect_same_layout(actual[i], expected[i], where + "/" + label);
+      }
+  }
+  ADD_FAILURE() << "layout differs at " << where << "\n volt:      " << actual.dump().substr(0, 600)
+                << "\n lightning: " << expected.dump().substr(0, 600);
+}
+
+class CheckpointLayout : public ::testing::Test {
+ protected:
+  void SetUp() override { torch::manual_seed(0); }
+  Calls calls;
+  std::string dir = fresh_dir(std::string("layout_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  TrainerOptions options() { return golden_options(dir, {std::make_shared<Recorder>(calls)}); }
+  std::string ckpt(const std::string& name) { return dir + "/checkpoints/" + name; }
+};
+
+}  // namespace
+
+TEST_F(CheckpointLayout, FitWithValidationMatchesLightning) {
+  auto o = options();
+  o.max_epochs = 2, o.limit_train_batches = 2, o.limit_val_batches = 1, o.num_sanity_val_steps = 1;
+  RecordingModel model(calls);
+  Trainer(o).fit(model);
+  expect_same_layout(describe_checkpoint(ckpt("epoch=1-step=4.ckpt"), dir), golden_layout("fit_sanity.epoch=1-step=4"));
+}
+
+TEST_F(CheckpointLayout, MaxStepsCheckpointsBeforeAndAfterResumeMatchLightning) {
+  auto o = options();
+  o.max_steps = 1, o.limit_train_batches = 4, o.limit_val_batches = 0;
+  {
+    RecordingModel model(calls);
+    Trainer(o).fit(model);
+  }
+  expect_same_layout(describe_checkpoint(ckpt("epoch=0-step=1.ckpt"), dir),
+                     golden_layout("resume_max_steps.epoch=0-step=1"));
+  o = options();
+  o.max_steps = 3, o.limit_train_batches = 4, o.limit_val_batches = 0;
+  RecordingModel model(calls);
+  Trainer(o).fit(model, nullptr, ckpt("epoch=0-step=1.ckpt"));
+  expect_same_layout(describe_checkpoint(ckpt("epoch=0-step=3.ckpt"), dir),
+                     golden_layout("resume_max_steps.epoch=0-step=3"));
+}
+
+TEST_F(CheckpointLayout, StopAndMinusOneAndValCheckIntervalMatchLightning) {
+  {
+    struct Stop : Callback {
+      void on_train_batch_end(Trainer& t, Module&, const StepOutput&, const Batch&, int64_t i) override {
+        if (t.current_epoch() == 0 && i == 0) t.should_stop = true;
+      }
+    };
+    auto o = golden_options(dir, {std::make_shared<Recorder>(calls), std::make_shared<Stop>()});
+    o.max_epochs = 3, o.limit_train_batches = 3, o.limit_val_batches = 1, o.num_sanity_val_steps = 0;
+    RecordingModel model(calls);
+    Trainer(o).fit(model);
+    expect_same_layout(describe_checkpoint(ckpt("epoch=0-step=1.ckpt"), dir),
+                       golden_layout("stop_in_batch_end.epoch=0-step=1"));
+  }
+  {
+    fs::remove_all(dir + "/checkpoints");
+    auto o = options();
+    o.max_epochs = 2, o.limit_train_batches = 3, o.limit_val_batches = 1, o.num_sanity_val_steps = 0;
+    RecordingModel model(calls);
+    model.minus_one_at_batch = 1;
+    Trainer(o).fit(model);
+    expect_same_layout(describe_checkpoint(ckpt("epoch=1-step=2.ckpt"), dir),
+                       golden_layout("batch_start_minus_one.epoch=1-step=2"));
+  }
+  {
+    fs::remove_all(dir + "/checkpoints");
+    auto o = options();
+    o.max_epochs = 1, o.limit_train_batches = 4, o.val_check_interval = 2, o.limit_val_batches = 1;
+    o.num_sanity_val_steps = 0;
+    RecordingModel model(calls);
+    Trainer(o).fit(model);
+    expect_same_layout(describe_checkpoint(ckpt("epoch=0-step=4.ckpt"), dir),
+                       golden_layout("val_check_interval.epoch=0-step=4"));
+  }
+}
+
+TEST_F(CheckpointLayout, AccumulationAndClippingMatchLightning) {
+  auto o = options();
+  o.max_epochs = 1, o.limit_train_batches = 4, o.limit_val_batches = 1, o.num_sanity_val_steps = 0;
+  o.accumulate_grad_batches = 2, o.gradient_clip_val = 0.5;
+  RecordingModel model(calls);
+  Trainer(o).fit(model);
+  expect_same_layout(describe_checkpoint(ckpt("epoch=0-step=2.ckpt"), dir), golden_layout("accum2_clip.epoch=0-step=2"));
+}
+
+// ---- Python reads volt's checkpoints --------------------------------------------------------------------------
+
+namespace {
+bool python_has_torch() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+json python_load(const std::string& file) {
+  std::string out = file + ".python.json";
+  std::string cmd = "/usr/bin/python3 " + std::string(VOLT_SOURCE_DIR) + "/tests/python/read_checkpoint.py '" + file +
+                    "' > '" + out + "'";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("python failed to load " + file);
+  std::ifstream in(out);
+  return json::parse(in);
+}
+
+json dict_get(const json& d, const std::string& key) {
+  for (const auto& kv : d.at("__dict__"))
+    if (kv[0] == key) return kv[1];
+  throw std::runtime_error("key not found: " + key);
+}
+
+std::vector<std::string> dict_keys(const json& d) {
+  std::vector<std::string> keys;
+  for (const auto& kv : d.at("__dict__")) keys.push_back(kv[0]);
+  return keys;
+}
+}  // namespace
+
+TEST(PythonInterop, CounterExampleCheckpointReadsInPythonWithLightningKeys) {
+  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch (apt install python3-torch)";
+  std::string dir = fresh_dir("counter_example");
+  std::string cmd = std::string(VOLT_EXAMPLES_DIR) + "/counter '" + dir + "' > '" + dir + "/out.txt'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  json ckpt = python_load(dir + "/counter.ckpt");
+  ASSERT_EQ(ckpt["type"], "dict");
+  const json& top = ckpt["value"];
+  EXPECT_EQ(dict_keys(top),
+            (std::vector<std::string>{"epoch", "global_step", "pytorch-lightning_version", "volt_version", "state_dict",
+                                      "loops", "callbacks", "optimizer_states", "lr_schedulers"}));
+  EXPECT_EQ(dict_get(top, "epoch"), 1);  // saved in the last epoch's on_train_epoch_end
+  EXPECT_EQ(dict_get(top, "global_step"), 32);
+  json callbacks = dict_get(top, "callbacks");
+  json batches = dict_get(callbacks, "Counter{'what': 'batches'}");
+  json epochs = dict_get(callbacks, "Counter{'what': 'epochs'}");
+  // Lightning's docs: {"batches": 32, "epochs": 0} and {"batches": 0, "epochs": 2}
+  EXPECT_EQ(dict_get(batches, "batches"), 32);
+  EXPECT_EQ(dict_get(batches, "epochs"), 0);
+  EXPECT_EQ(dict_get(epochs, "batches"), 0);
+  EXPECT_EQ(dict_get(epochs, "epochs"), 2);
+  json weight = dict_get(dict_get(top, "state_dict"), "layer.weight");
+  EXPECT_EQ(weight["tensor"], "float32");
+  EXPECT_EQ(weight["shape"], (std::vector<int>{2, 32}));
+  json fit_loop = dict_get(dict_get(top, "loops"), "fit_loop");
+  EXPECT_EQ(dict_get(dict_get(dict_get(fit_loop, "epoch_progress"), "total"), "processed"), 2);
+
+  // Resuming restores both states, then one more epoch counts on from them.
+  std::string resume = dir + "/resumed";
+  cmd = std::string(VOLT_EXAMPLES_DIR) + "/counter '" + resume + "' '" + dir + "/counter.ckpt' > '" + dir + "/resumed.txt'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(dir + "/resumed.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("Counter{'what': 'batches'} restored: epochs=0 batches=32"), std::string::npos) << text;
+  EXPECT_NE(text.find("Counter{'what': 'epochs'}: epochs=3 batches=0"), std::string::npos) << text;
+  EXPECT_NE(text.find("Counter{'what': 'batches'}: epochs=0 batches=48"), std::string::npos) << text;
+}
+
+// ---- bit-identical resume -------------------------------------------------------------------------------------
+
+namespace {
+class ShuffledMomentumModel : public BoringModel {
+ public:
+  ShuffledMomentumModel() {
+    // the same data whatever the global seed (the seed only decides the initial weights)
+    data_ = torch::randn({64, 32}, at::detail::createCPUGenerator(42));
+  }
+  OptimizerConfig configure_optimizers() override {
+    auto opt = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+    LRSchedulerConfig s;
+    s.scheduler = std::make_shared<StepLR>(*opt, 1, 0.5);
+    return OptimizerConfig(opt, s);
+  }
+  std::shared_ptr<DataLoader> train_dataloader() override {
+    DataLoaderOptions o;
+    o.batch_size = 8;
+    o.shuffle = true;
+    o.seed = 3;
+    return std::make_shared<TensorDataLoader>(std::vector<torch::Tensor>{data_}, o);
+  }
+  std::shared_ptr<DataLoader> val_dataloader() override { return nullptr; }
+};
+
+TrainerOptions resume_options(const std::string& dir, int64_t max_epochs) {
+  TrainerOptions o;
+  o.default_root_dir = dir;
+  o.max_epochs = max_epochs;
+  o.enable_progress_bar = false;
+  o.enable_model_summary = false;
+  return o;
+}
+
+std::vector<torch::Tensor> weights(const Module& m) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+void expect_bit_identical(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i << " differs";
+}
+}  // namespace
+
+TEST(Resume, FromAnEpochEndCheckpointGivesBitIdenticalWeights) {
+  std::string dir = fresh_dir("resume_epoch_end");
+  torch::manual_seed(1);
+  ShuffledMomentumModel straight;
+  Trainer(resume_options(dir + "/straight", 3)).fit(straight);
+
+  torch::manual_seed(1);
+  ShuffledMomentumModel first;
+  Trainer(resume_options(dir + "/first", 1)).fit(first);
+  torch::manual_seed(2);  // different initial weights: everything must come from the checkpoint
+  ShuffledMomentumModel resumed;
+  auto o = resume_options(dir + "/resumed", 3);
+  Trainer trainer(o);
+  trainer.fit(resumed, nullptr, dir + "/first/checkpoints/epoch=0-step=8.ckpt");
+  EXPECT_EQ(trainer.global_step(), 24);
+  expect_bit_identical(weights(resumed), weights(straight));
+}
+
+TEST(Resume, FromAMidEpochCheckpointGivesBitIdenticalWeights) {
+  std::string dir = fresh_dir("resume_mid_epoch");
+  torch::manual_seed(1);
+  ShuffledMomentumModel straight;
+  Trainer(resume_options(dir + "/straight", 2)).fit(straight);
+
+  torch::manual_seed(1);
+  ShuffledMomentumModel first;
+  auto o = resume_options(dir + "/first", 2);
+  ModelCheckpointOptions every3;
+  every3.every_n_train_steps = 3;
+  every3.save_top_k = -1;
+  o.callbacks = {std::make_shared<ModelCheckpoint>(every3)};
+  Trainer(o).fit(first);
+  ASSERT_TRUE(fs::exists(dir + "/first/checkpoints/epoch=1-step=12.ckpt"));
+
+  torch::manual_seed(2);
+  ShuffledMomentumModel resumed;
+  Trainer trainer(resume_options(dir + "/resumed", 2));
+  trainer.fit(resumed, nullptr, dir + "/first/checkpoints/epoch=1-step=12.ckpt");  // batch 4 of 8 in epoch 1
+  EXPECT_EQ(trainer.global_step(), 16);
+  expect_bit_identical(weights(resumed), weights(straight));
+}
+
+// ---- bad files ------------------------------------------------------------------------------------------------
+
+namespace {
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// fit(ckpt_path=file) must fail with a CheckpointError whose message names the file.
+void expect_checkpoint_error(const std::string& file, const std::string& fragment = "") {
+  torch::manual_seed(0);
+  BoringModel model;
+  TrainerOptions o = resume_options(fresh_dir("bad_file_run"), 1);
+  o.limit_train_batches = 1;
+  try {
+    Trainer(o).fit(model, nullptr, file);
+    ADD_FAILURE() << "no error for " << file;
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    if (!fragment.empty()) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  }
+}
+}  // namespace
+
+TEST(BadCheckpoint, MissingEmptyTruncatedAndForeignFilesAreCheckpointErrors) {
+  std::string dir = fresh_dir("bad_files");
+  expect_checkpoint_error(dir + "/does_not_exist.ckpt");
+  write_bytes(dir + "/empty.ckpt", {});
+  expect_checkpoint_error(dir + "/empty.ckpt");
+  write_bytes(dir + "/garbage.ckpt", std::vector<char>(1000, 'x'));
+  expect_checkpoint_error(dir + "/garbage.ckpt");
+
+  torch::manual_seed(0);
+  BoringModel model;
+  Trainer trainer(resume_options(dir + "/good", 1));
+  auto o = resume_options(dir + "/good", 1);
+  o.limit_train_batches = 2;
+  Trainer(o).fit(model);
+  std::string good = dir + "/good/checkpoints/epoch=0-step=2.ckpt";
+  std::ifstream in(good, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t cut : {size_t(10), bytes.size() / 3, bytes.size() / 2, bytes.size() - 30}) {
+    std::string file = dir + "/truncated_" + std::to_string(cut) + ".ckpt";
+    write_bytes(file, std::vector<char>(bytes.begin(), bytes.begin() + static_cast<long>(cut)));
+    expect_checkpoint_error(file);
+  }
+}
+
+TEST(BadCheckpoint, MissingAndMistypedKeysNameTheKey) {
+  std::string dir = fresh_dir("bad_keys");
+  auto save = [&](const std::string& name, const StateDict& d) {
+    write_bytes(dir + "/" + name, torch::pickle_save(d.ivalue()));
+    return dir + "/" + name;
+  };
+  c10::impl::GenericList list(c10::AnyType::get());
+  write_bytes(dir + "/list.ckpt", torch::pickle_save(list));
+  expect_checkpoint_error(dir + "/list.ckpt", "expected a dict");
+  expect_checkpoint_error(save("no_state_dict.ckpt", {{"epoch", 0}, {"pytorch-lightning_version", "2.2.5"}}),
+                          "'state_dict'");
+
+  torch::manual_seed(0);
+  BoringModel other;
+  StateDict wrong_shape{{"layer.weight", torch::zeros({3, 32})}, {"layer.bias", torch::zeros({2})}};
+  expect_checkpoint_error(save("wrong_shape.ckpt", {{"pytorch-lightning_version", "2.2.5"}, {"state_dict", wrong_shape}}),
+                          "size mismatch for layer.weight");
+  StateDict missing{{"layer.weight", torch::zeros({2, 32})}};
+  expect_checkpoint_error(save("missing_weight.ckpt", {{"pytorch-lightning_version", "2.2.5"}, {"state_dict", missing}}),
+                          "Missing key(s) in state_dict: \"layer.bias\"");
+  StateDict ok{{"layer.weight", torch::zeros({2, 32})}, {"layer.bias", torch::zeros({2})}};
+  expect_checkpoint_error(save("bad_loops.ckpt", {{"pytorch-lightning_version", "2.2.5"},
+                                                   {"state_dict", ok},
+                                                   {"loops", StateDict{{"fit_loop", 3}}}}),
+                          "fit_loop");
+  expect_checkpoint_error(save("no_fit_loop.ckpt", {{"pytorch-lightning_version", "2.2.5"},
+                                                     {"state_dict", ok},
+                                                     {"loops", StateDict()}}),
+                          "has no 'fit_loop' key");
+  expect_checkpoint_error(save("no_optimizer.ckpt", {{"pytorch-lightning_version", "2.2.5"}, {"state_dict", ok}}),
+                          "contains only the model");
+}
