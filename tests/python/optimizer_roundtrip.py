@@ -97,15 +97,6 @@ def compare(mine, theirs, path):
         raise Mismatch(f"{path}: PyTorch has {mine!r}, volt {theirs!r}")
 
 
-def without_empty_sgd_buffers(state):
-    """PyTorch's SGD without momentum stores {'momentum_buffer': None} per parameter; libtorch stores nothing.
-    Both mean "no buffer" to PyTorch's SGD, and volt documents the difference, so it is not a mismatch."""
-    state = copy.copy(state)
-    state["state"] = {k: v for k, v in state["state"].items()
-                      if not (list(v.keys()) == ["momentum_buffer"] and v["momentum_buffer"] is None)}
-    return state
-
-
 class _LibtorchPickler(pickle._Pickler):
     """libtorch 1.13's unpickler lacks SETITEM and APPEND, which pickle uses for one-item dicts and lists;
     this pickler always writes the batched MARK ... SETITEMS / APPENDS forms, which it reads."""
@@ -146,8 +137,6 @@ def main():
     mine = optimizer.state_dict()
     theirs = torch.load(f"{directory}/cpp.pt")
     try:
-        if config["optimizer"] == "SGD":
-            mine = without_empty_sgd_buffers(mine)
         compare(mine, theirs["optimizer"], "optimizer.state_dict()")
         if scheduler is not None:
             compare(scheduler.state_dict(), theirs["scheduler"], "scheduler.state_dict()")

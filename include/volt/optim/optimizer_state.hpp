@@ -22,8 +22,8 @@ namespace volt {
 ///  - a param group's key order and int-vs-float types come from the checkpoint it was loaded from; otherwise keys
 ///    that differ from the optimizer's defaults come first (Python puts a group's own keys first) and zeros whose
 ///    Python default is the int 0 are ints unless the group overrides them;
-///  - SGD without momentum has no per-parameter state (Python writes `{"momentum_buffer": None}` after the first
-///    step; both mean "no buffer" to PyTorch's SGD).
+///  - SGD without momentum: libtorch keeps no per-parameter state, so volt writes `{"momentum_buffer": None}` for
+///    every parameter that has a gradient, as Python's SGD does for the parameters it stepped.
 StateDict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
 
 /// Loads a dict in PyTorch's Python layout into `optimizer` (hyper-parameters, extras and per-parameter state),
