@@ -5,6 +5,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -232,6 +233,7 @@ class CheckpointReader {
   }
   void check_format() const;
   void check_records(const std::vector<detail::ZipEntry>& entries);
+  void check_version(const std::string& text) const;
   void open_zip();
   Ref load_storage(Graph& g, Ref pid);
   at::Tensor read_storage(const std::string& key, at::ScalarType dtype, int64_t numel);
@@ -279,18 +281,37 @@ void CheckpointReader::check_format() const {
     fail("not a zip archive; volt reads files written by torch.save (torch >= 1.6) or torch::pickle_save");
 }
 
-/// PyTorchStreamReader takes the archive's top directory from its first record and requires `version`;
-/// checking first gives clear messages (and avoids a leak in libtorch when its constructor throws late).
+/// Checks what PyTorchStreamReader's constructor would otherwise reject: it takes the archive's top directory
+/// from the first record and parses the `version` record. Checking first gives clear messages, and avoids a
+/// leak in libtorch 1.13, whose constructor does not free its zip state when it throws after opening the zip.
 void CheckpointReader::check_records(const std::vector<detail::ZipEntry>& entries) {
   if (entries.empty()) fail("the zip archive is empty");
   const auto slash = entries[0].name.find('/');
   if (slash == std::string::npos) fail("the zip records are not inside a top directory as torch.save writes them");
   const std::string prefix = entries[0].name.substr(0, slash + 1);
-  auto has = [&](const std::string& record) {
-    return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.name == prefix + record; });
+  auto find = [&](const std::string& record) {
+    return std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name == prefix + record; });
   };
-  if (!has("data.pkl")) fail(concat("the zip archive has no ", prefix, "data.pkl record: not a torch.save checkpoint"));
-  if (!has("version")) fail(concat("the zip archive has no ", prefix, "version record"));
+  if (find("data.pkl") == entries.end())
+    fail(concat("the zip archive has no ", prefix, "data.pkl record: not a torch.save checkpoint"));
+  const auto version = find("version");
+  if (version == entries.end()) fail(concat("the zip archive has no ", prefix, "version record"));
+  if (version->size > 32) fail("the version record is not a number");
+  check_version(detail::read_zip_entry(*in_, *version));
+}
+
+/// The archive format version: torch.save writes "3\n"; libtorch 1.13 reads versions 1 to 10.
+void CheckpointReader::check_version(const std::string& text) const {
+  uint64_t version = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, version);
+  if (ec != std::errc() || p == text.data() || (p != end && std::string_view(p, end - p) != "\n"))
+    fail("the version record is not a number");
+  if (version < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      version > caffe2::serialize::kMaxSupportedFileFormatVersion)
+    fail(concat("archive format version ", version, " is not one libtorch 1.13 reads (",
+                caffe2::serialize::kMinSupportedFileFormatVersion, " to ",
+                caffe2::serialize::kMaxSupportedFileFormatVersion, ")"));
 }
 
 void CheckpointReader::open_zip() {
@@ -298,7 +319,7 @@ void CheckpointReader::open_zip() {
     zip_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(in_);
   } catch (const c10::Error& e) {
     fail(concat("the zip archive is unreadable: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {  // e.g. std::stoull on a garbled version record
+  } catch (const std::exception& e) {  // libtorch parses some fields with the standard library
     fail(concat("the zip archive is unreadable: ", e.what()));
   }
   if (zip_->hasRecord("byteorder")) {  // written by torch >= 2.1; older files are little-endian
@@ -308,13 +329,15 @@ void CheckpointReader::open_zip() {
   }
 }
 
-/// torch's persistent id for a storage: ('storage', storage_class, key, location, numel).
+/// torch's persistent id for a storage: ('storage', storage_class, key, location, numel). The strings may be
+/// bytes in checkpoints that went through Python 2.
 Ref CheckpointReader::load_storage(Graph& g, Ref pid) {
   const Object& id = g[pid];
   auto field = [&](size_t i) -> const Object& { return g[id.items[i]]; };
-  if (id.kind != Kind::Tuple || id.items.size() != 5 || field(0).kind != Kind::Str || field(0).text != "storage" ||
-      field(1).kind != Kind::Global || field(2).kind != Kind::Str || field(3).kind != Kind::Str ||
-      field(4).kind != Kind::Int || field(4).integer < 0)
+  auto is_text = [&](size_t i) { return field(i).kind == Kind::Str || field(i).kind == Kind::Bytes; };
+  if (id.kind != Kind::Tuple || id.items.size() != 5 || !is_text(0) || field(0).text != "storage" ||
+      field(1).kind != Kind::Global || !is_text(2) || !is_text(3) || field(4).kind != Kind::Int ||
+      field(4).integer < 0)
     throw PickleError("a persistent id is not a ('storage', class, key, location, numel) tuple");
   const std::string type = field(1).text, key = field(2).text;
   const int64_t numel = field(4).integer;
@@ -370,7 +393,8 @@ c10::IValue read_checkpoint_file(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status))
-    throw CheckpointError(concat("cannot read checkpoint '", path, "': no such file"));
+    throw CheckpointError(concat("cannot read checkpoint '", path, "': ",
+                                 ec && ec != std::errc::no_such_file_or_directory ? ec.message() : "no such file"));
   if (!std::filesystem::is_regular_file(status))
     throw CheckpointError(concat("cannot read checkpoint '", path, "': not a regular file"));
   auto reader = std::make_shared<FileReader>(path);

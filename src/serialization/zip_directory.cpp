@@ -9,7 +9,7 @@ namespace {
 
 // Zip record signatures and sizes (PKWARE APPNOTE.TXT 4.3).
 constexpr uint32_t kEndSig = 0x06054b50, kEnd64LocatorSig = 0x07064b50, kEnd64Sig = 0x06064b50;
-constexpr uint32_t kCentralSig = 0x02014b50;
+constexpr uint32_t kCentralSig = 0x02014b50, kLocalSig = 0x04034b50;
 constexpr uint64_t kEndSize = 22, kEnd64LocatorSize = 20, kEnd64Size = 56, kCentralSize = 46, kLocalSize = 30;
 constexpr uint64_t kMaxCommentSize = 0xFFFF;
 constexpr uint32_t kSaturated32 = 0xFFFFFFFF;
@@ -101,6 +101,9 @@ std::vector<ZipEntry> read_zip_directory(const caffe2::serialize::ReadAdapterInt
     const Sizes s = entry_sizes(h, h + kCentralSize + name_len, extra_len);
 
     if (le(h + 8, 2) & 1) throw ZipError(concat("record '", name, "' is encrypted"));
+    // miniz "extracts" a directory entry without writing the buffer, which would hand out uninitialised memory.
+    const bool directory = (!name.empty() && name.back() == '/') || (le(h + 38, 4) & 0x10);
+    if (directory && s.size > 0) throw ZipError(concat("record '", name, "' is marked as a directory but holds data"));
     if (le(h + 10, 2) != 0)
       throw ZipError(concat("record '", name, "' is compressed; torch.save stores records uncompressed"));
     if (s.compressed != s.size) throw ZipError(concat("record '", name, "' has inconsistent sizes"));
@@ -110,10 +113,18 @@ std::vector<ZipEntry> read_zip_directory(const caffe2::serialize::ReadAdapterInt
                             ") extends past the end of the file (truncated?)"));
     total += s.size;
     if (total > archive_size) throw ZipError("the zip records claim more bytes than the file holds");
-    entries.push_back({std::move(name), s.size});
+    entries.push_back({std::move(name), s.size, s.local_offset});
     pos += kCentralSize + name_len + extra_len + comment_len;
   }
   return entries;
+}
+
+std::string read_zip_entry(const caffe2::serialize::ReadAdapterInterface& in, const ZipEntry& entry) {
+  const auto header = read_at(in, entry.local_offset, kLocalSize);
+  if (le(&header[0], 4) != kLocalSig) throw ZipError(concat("record '", entry.name, "' has a corrupt local header"));
+  const uint64_t data = entry.local_offset + kLocalSize + le(&header[26], 2) + le(&header[28], 2);
+  const auto bytes = read_at(in, data, entry.size);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace volt::detail

@@ -14,6 +14,7 @@ namespace volt::detail {
 struct ZipEntry {
   std::string name;
   uint64_t size = 0;
+  uint64_t local_offset = 0;  // of the entry's local header
 };
 
 /// The archive is not a zip file torch could have written; what() says why.
@@ -26,5 +27,8 @@ class ZipError : public std::runtime_error {
 /// torch.save and torch::pickle_save write them), lies inside the archive, and the entries' sizes add up to no
 /// more than the archive's size.
 std::vector<ZipEntry> read_zip_directory(const caffe2::serialize::ReadAdapterInterface& in);
+
+/// The content of a small stored entry, read through its local header. Throws ZipError if the header is corrupt.
+std::string read_zip_entry(const caffe2::serialize::ReadAdapterInterface& in, const ZipEntry& entry);
 
 }  // namespace volt::detail

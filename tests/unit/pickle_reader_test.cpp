@@ -322,7 +322,7 @@ TEST_F(PythonCheckpoints, RefusesBrokenArchives) {
       {"no_version.pt", {"no with_storage/version record"}},
       {"flat.pt", {"not inside a top directory"}},
       {"compressed.pt", {"is compressed"}},
-      {"bad_version.pt", {"unreadable"}},
+      {"bad_version.pt", {"the version record is not a number"}},
       {"big_endian.pt", {"big-endian"}},
       {"empty_zip.pt", {"empty"}},
       {"not_zip.pt", {"not a zip archive"}},
