@@ -79,10 +79,13 @@ class FakeTensor:
         return torch._utils._rebuild_tensor_v2, self.args
 
 
-def write_zip(path, records, compression=zipfile.ZIP_STORED):
+def write_zip(path, records, compression=zipfile.ZIP_STORED, directories=()):
     with zipfile.ZipFile(path, "w", compression) as z:
         for name, data in records.items():
-            z.writestr(name, data)
+            info = zipfile.ZipInfo(name)
+            info.compress_type = compression
+            info.external_attr = 0x10 if name in directories else 0  # the DOS directory attribute
+            z.writestr(info, data)
 
 
 def read_zip(path):
@@ -166,6 +169,7 @@ def unreadable(out):
     write_zip(f"{out}/bad_version.pt", {**records, f"{prefix}/version": b"not a number"})
     write_zip(f"{out}/big_endian.pt", {**records, f"{prefix}/byteorder": b"big"})
     write_zip(f"{out}/empty_zip.pt", {})
+    write_zip(f"{out}/directory_flag.pt", records, directories=[f"{prefix}/data.pkl"])
     with open(f"{out}/not_zip.pt", "w") as f:
         f.write("hello, I am not a checkpoint\n")
     open(f"{out}/empty.pt", "wb").close()

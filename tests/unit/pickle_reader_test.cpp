@@ -325,6 +325,7 @@ TEST_F(PythonCheckpoints, RefusesBrokenArchives) {
       {"bad_version.pt", {"the version record is not a number"}},
       {"big_endian.pt", {"big-endian"}},
       {"empty_zip.pt", {"empty"}},
+      {"directory_flag.pt", {"record 'with_storage/data.pkl' is marked as a directory"}},
       {"not_zip.pt", {"not a zip archive"}},
       {"empty.pt", {"the file is empty"}},
       {"does_not_exist.pt", {"does_not_exist.pt", "no such file"}},
