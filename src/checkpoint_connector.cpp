@@ -14,6 +14,7 @@
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/optim.hpp"
+#include "volt/serialization/pickle_reader.hpp"
 #include "volt/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -64,18 +65,6 @@ void atomic_write(const std::string& path, const std::vector<char>& bytes) {
     throw CheckpointError("Cannot write checkpoint '" + path + "': rename failed (" + ec.message() + ")");
   }
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
-}
-
-// Interim reader for volt's own files until the Python-pickle reader lands (it reads Python's files too).
-IValue read_checkpoint_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError("Cannot read checkpoint '" + path + "': the file does not exist or is not readable");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  try {
-    return torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw CheckpointError("Cannot read checkpoint '" + path + "': " + std::string(e.what()).substr(0, 200));
-  }
 }
 
 StateDict require_dict(const StateDict& checkpoint, const std::string& key, const std::string& file) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/boring.hpp"
+#include "volt/serialization/pickle_reader.hpp"
 
 using namespace volt;
 using namespace volt::testing;
@@ -410,4 +411,103 @@ TEST(BadCheckpoint, MissingAndMistypedKeysNameTheKey) {
                           "has no 'fit_loop' key");
   expect_checkpoint_error(save("no_optimizer.ckpt", {{"pytorch-lightning_version", "2.2.5"}, {"state_dict", ok}}),
                           "contains only the model");
+}
+
+// ---- a checkpoint written by real Lightning -------------------------------------------------------------------
+
+namespace {
+class DocsCounter : public Callback {
+ public:
+  explicit DocsCounter(std::string what) : what(std::move(what)) {}
+  std::string class_name() const override { return "Counter"; }
+  std::string state_key() const override { return generate_state_key({{"what", what}}); }
+  void on_train_epoch_end(Trainer&, Module&) override { epochs += what == "epochs"; }
+  void on_train_batch_end(Trainer&, Module&, const StepOutput&, const Batch&, int64_t) override {
+    batches += what == "batches";
+  }
+  StateDict state_dict() override { return {{"epochs", epochs}, {"batches", batches}}; }
+  void load_state_dict(const StateDict& s) override {
+    epochs = s.at("epochs").toInt();
+    batches = s.at("batches").toInt();
+    loaded = true;
+  }
+  std::string what;
+  int64_t epochs = 0, batches = 0;
+  bool loaded = false;
+};
+
+// Sees the restored weights and optimizer when training starts.
+struct Inspect : Callback {
+  torch::Tensor bias;
+  double lr = 0;
+  int64_t step_at_start = -1, epoch_at_start = -1;
+  void on_train_start(Trainer& t, Module& m) override {
+    bias = m.named_parameters()["layer.bias"].detach().clone();
+    lr = t.optimizers().at(0)->param_groups().at(0).options().get_lr();
+    step_at_start = t.global_step();
+    epoch_at_start = t.current_epoch();
+  }
+};
+
+class BoringFitModel : public BoringModel {
+ public:
+  OptimizerConfig configure_optimizers() override {
+    auto opt = std::make_shared<torch::optim::SGD>(layer->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    LRSchedulerConfig s;
+    s.scheduler = std::make_shared<StepLR>(*opt, 1);
+    return OptimizerConfig(opt, s);
+  }
+};
+
+double from_hex(const std::string& hex) { return std::strtod(hex.c_str(), nullptr); }
+}  // namespace
+
+TEST(LightningInterop, ResumesFromARealLightningCheckpoint) {
+  const std::string file = std::string(VOLT_SOURCE_DIR) + "/tests/golden/lightning/boring_fit.ckpt";
+  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/lightning/boring_fit.expected.json");
+  json expected = json::parse(in);
+
+  auto epochs = std::make_shared<DocsCounter>("epochs"), batches = std::make_shared<DocsCounter>("batches");
+  auto inspect = std::make_shared<Inspect>();
+  torch::manual_seed(5);
+  BoringFitModel model;
+  TrainerOptions o = resume_options(fresh_dir("lightning_resume"), 3);
+  o.limit_train_batches = 3;
+  o.limit_val_batches = 1;
+  o.callbacks = {epochs, batches, inspect};
+  std::vector<std::string> warnings;
+  auto previous = set_message_handler([&](MessageLevel, const std::string& m) { warnings.push_back(m); });
+  Trainer trainer(o);
+  trainer.fit(model, nullptr, file);
+  set_message_handler(previous);
+
+  // the callback states Lightning saved, under the docs' keys
+  EXPECT_TRUE(epochs->loaded && batches->loaded);
+  EXPECT_EQ(epochs->epochs, 3);  // 2 from Lightning + 1 here
+  EXPECT_EQ(batches->batches, 9);
+  // the weights, the optimizer's lr (StepLR stepped twice) and the loop progress
+  ASSERT_TRUE(inspect->bias.defined());
+  EXPECT_EQ(inspect->bias[0].item<float>(), static_cast<float>(from_hex(expected["layer.bias_hex"][0])));
+  EXPECT_EQ(inspect->bias[1].item<float>(), static_cast<float>(from_hex(expected["layer.bias_hex"][1])));
+  EXPECT_DOUBLE_EQ(inspect->lr, 0.0010000000000000002);
+  EXPECT_EQ(inspect->step_at_start, 6);
+  EXPECT_EQ(inspect->epoch_at_start, 2);
+  EXPECT_EQ(trainer.global_step(), 9);
+}
+
+TEST(LightningInterop, LightningCheckpointReadsWithItsKeysAndTypes) {
+  IValue loaded = read_checkpoint_file(std::string(VOLT_SOURCE_DIR) + "/tests/golden/lightning/boring_fit.ckpt");
+  StateDict ckpt = as_state(loaded, "boring_fit.ckpt");
+  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/lightning/boring_fit.expected.json");
+  json expected = json::parse(in);
+  std::vector<std::string> keys;
+  for (const auto& item : ckpt) keys.push_back(item.key().toStringRef());
+  EXPECT_EQ(keys, expected["top_level_keys"].get<std::vector<std::string>>());
+  auto hparams = as_state(ckpt.at("hyper_parameters"), "hyper_parameters");
+  EXPECT_EQ(hparams.at("name").toStringRef(), "boring");
+  EXPECT_DOUBLE_EQ(hparams.at("momentum").toDouble(), 0.9);
+  EXPECT_EQ(hparams.at("dims").toListRef().size(), 2u);
+  auto optimizer = as_state(ckpt.at("optimizer_states").toListRef().at(0), "optimizer_states[0]");
+  EXPECT_TRUE(optimizer.at("state").isGenericDict());
+  EXPECT_TRUE(optimizer.at("state").toGenericDict().at(0).toGenericDict().at("momentum_buffer").isTensor());
 }
