@@ -118,6 +118,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   check_limit(o.limit_predict_batches, "limit_predict_batches");
   VOLT_CHECK(o.accumulate_grad_batches >= 1, "Trainer(accumulate_grad_batches=", o.accumulate_grad_batches,
              ") must be an int >= 1");
+  accumulate_grad_batches_ = o.accumulate_grad_batches;
   VOLT_CHECK(o.log_every_n_steps >= 0, "Trainer(log_every_n_steps=", o.log_every_n_steps, ") must be >= 0");
   VOLT_CHECK(!o.check_val_every_n_epoch || *o.check_val_every_n_epoch > 0,
              "`check_val_every_n_epoch` should be an integer > 0 or None, got ", *o.check_val_every_n_epoch);
@@ -480,6 +481,31 @@ Callback* Trainer::early_stopping_callback() const {
 }
 
 bool Trainer::validation_has_run() const { return fit_loop_->epoch_loop.val_loop.has_run; }
+
+void Trainer::set_accumulate_grad_batches(int64_t n) {
+  VOLT_CHECK(n >= 1, "`accumulate_grad_batches` must be an int >= 1, got ", n);
+  accumulate_grad_batches_ = n;
+}
+
+int64_t Trainer::batches_that_stepped() const { return fit_loop_->epoch_loop.batches_that_stepped; }
+
+void Trainer::update_callback_metrics(const MetricMap& metrics) {
+  for (const auto& kv : metrics) callback_metrics_[kv.first] = kv.second;
+}
+
+ProgressBar* Trainer::progress_bar_callback() const {
+  for (const auto& cb : callbacks_)
+    if (auto* bar = dynamic_cast<ProgressBar*>(cb.get())) return bar;
+  return nullptr;
+}
+
+const std::vector<int64_t>& Trainer::predict_current_batch_indices() const {
+  return predict_loop_->current_batch_indices;
+}
+const std::vector<std::vector<std::vector<int64_t>>>& Trainer::predict_epoch_batch_indices() const {
+  return predict_loop_->epoch_batch_indices;
+}
+const std::vector<IValue>& Trainer::predict_predictions() const { return predict_loop_->predictions; }
 
 void Trainer::barrier(const std::string&) const {}
 bool Trainer::reduce_boolean_decision(bool decision, bool) const { return decision; }

@@ -4,6 +4,7 @@
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
+#include "volt/callbacks/prediction_writer.hpp"
 #include "volt/callbacks/progress_bar.hpp"
 #include "volt/data.hpp"
 #include "volt/error.hpp"
