@@ -4,6 +4,7 @@
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
 #include "volt/callbacks/lambda_function.hpp"
+#include "volt/callbacks/lr_monitor.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/prediction_writer.hpp"
