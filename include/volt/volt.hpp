@@ -2,6 +2,7 @@
 #pragma once
 #include "volt/callback.hpp"
 #include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/device_stats_monitor.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
 #include "volt/callbacks/lambda_function.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
