@@ -12,6 +12,7 @@
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/progress_bar.hpp"
+#include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
@@ -152,10 +153,14 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (progress_bars > 1)
     throw MisconfigurationError(
         "You added multiple progress bar callbacks to the Trainer, but currently only one progress bar is supported.");
-  if (progress_bars == 1 && !o.enable_progress_bar)
-    throw MisconfigurationError(
-        "Trainer was configured with `enable_progress_bar=False` but found `ProgressBar` in callbacks list.");
-  if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<ProgressBar>());
+  if (progress_bars == 1 && !o.enable_progress_bar) {
+    std::string name;
+    for (const auto& cb : callbacks_)
+      if (is_a<ProgressBar>(cb)) name = cb->class_name();
+    throw MisconfigurationError("Trainer was configured with `enable_progress_bar=False` but found `" + name +
+                                "` in callbacks list.");
+  }
+  if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<TQDMProgressBar>());
   bool has_summary = false;
   for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb);
   if (o.enable_model_summary && !has_summary) callbacks_.push_back(std::make_shared<ModelSummary>());

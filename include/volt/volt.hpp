@@ -10,6 +10,8 @@
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/prediction_writer.hpp"
 #include "volt/callbacks/progress_bar.hpp"
+#include "volt/callbacks/rich_progress.hpp"
+#include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/data.hpp"
 #include "volt/error.hpp"
 #include "volt/logging.hpp"
