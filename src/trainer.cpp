@@ -12,6 +12,7 @@
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/progress_bar.hpp"
+#include "volt/callbacks/rich_progress.hpp"
 #include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
@@ -161,9 +162,13 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
                                 "` in callbacks list.");
   }
   if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<TQDMProgressBar>());
-  bool has_summary = false;
-  for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb);
-  if (o.enable_model_summary && !has_summary) callbacks_.push_back(std::make_shared<ModelSummary>());
+  bool has_summary = false, rich_bar = false;
+  for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb), rich_bar |= is_a<RichProgressBar>(cb);
+  if (o.enable_model_summary && !has_summary) {
+    // Lightning 2.2.5: RichModelSummary goes with a RichProgressBar
+    if (rich_bar) callbacks_.push_back(std::make_shared<RichModelSummary>());
+    else callbacks_.push_back(std::make_shared<ModelSummary>());
+  }
   validate_state_keys(callbacks_);
   callbacks_ = reorder_callbacks(callbacks_);
 
