@@ -15,6 +15,7 @@ int64_t DataLoader::batch_size_of(const Batch& batch) const {
   if (batch.isTuple() && !batch.toTupleRef().elements().empty()) return batch_size_of(batch.toTupleRef().elements()[0]);
   return 1;
 }
+std::optional<std::vector<int64_t>> DataLoader::batch_indices(int64_t) const { return std::nullopt; }
 StateDict DataLoader::state_dict() const { return StateDict(); }
 void DataLoader::load_state_dict(const StateDict&) {}
 
@@ -51,6 +52,16 @@ Batch TensorDataLoader::batch(int64_t index) {
     parts.emplace_back(options_.shuffle ? t.index_select(0, order_.slice(0, start, end)) : t.slice(0, start, end));
   if (parts.size() == 1) return parts[0];
   return c10::ivalue::Tuple::create(std::move(parts));
+}
+
+std::optional<std::vector<int64_t>> TensorDataLoader::batch_indices(int64_t index) const {
+  VOLT_CHECK(index >= 0 && index < size(), "TensorDataLoader: batch index ", index, " out of range [0, ", size(), ")");
+  int64_t start = index * options_.batch_size;
+  int64_t end = std::min(start + options_.batch_size, num_samples_);
+  std::vector<int64_t> indices;
+  indices.reserve(static_cast<size_t>(end - start));
+  for (int64_t i = start; i < end; ++i) indices.push_back(options_.shuffle ? order_[i].item<int64_t>() : i);
+  return indices;
 }
 
 StateDict TensorDataLoader::state_dict() const {

@@ -12,6 +12,8 @@
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/progress_bar.hpp"
+#include "volt/callbacks/rich_progress.hpp"
+#include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
@@ -118,6 +120,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   check_limit(o.limit_predict_batches, "limit_predict_batches");
   VOLT_CHECK(o.accumulate_grad_batches >= 1, "Trainer(accumulate_grad_batches=", o.accumulate_grad_batches,
              ") must be an int >= 1");
+  accumulate_grad_batches_ = o.accumulate_grad_batches;
   VOLT_CHECK(o.log_every_n_steps >= 0, "Trainer(log_every_n_steps=", o.log_every_n_steps, ") must be >= 0");
   VOLT_CHECK(!o.check_val_every_n_epoch || *o.check_val_every_n_epoch > 0,
              "`check_val_every_n_epoch` should be an integer > 0 or None, got ", *o.check_val_every_n_epoch);
@@ -151,13 +154,21 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (progress_bars > 1)
     throw MisconfigurationError(
         "You added multiple progress bar callbacks to the Trainer, but currently only one progress bar is supported.");
-  if (progress_bars == 1 && !o.enable_progress_bar)
-    throw MisconfigurationError(
-        "Trainer was configured with `enable_progress_bar=False` but found `ProgressBar` in callbacks list.");
-  if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<ProgressBar>());
-  bool has_summary = false;
-  for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb);
-  if (o.enable_model_summary && !has_summary) callbacks_.push_back(std::make_shared<ModelSummary>());
+  if (progress_bars == 1 && !o.enable_progress_bar) {
+    std::string name;
+    for (const auto& cb : callbacks_)
+      if (is_a<ProgressBar>(cb)) name = cb->class_name();
+    throw MisconfigurationError("Trainer was configured with `enable_progress_bar=False` but found `" + name +
+                                "` in callbacks list.");
+  }
+  if (progress_bars == 0 && o.enable_progress_bar) callbacks_.push_back(std::make_shared<TQDMProgressBar>());
+  bool has_summary = false, rich_bar = false;
+  for (const auto& cb : callbacks_) has_summary |= is_a<ModelSummary>(cb), rich_bar |= is_a<RichProgressBar>(cb);
+  if (o.enable_model_summary && !has_summary) {
+    // Lightning 2.2.5: RichModelSummary goes with a RichProgressBar
+    if (rich_bar) callbacks_.push_back(std::make_shared<RichModelSummary>());
+    else callbacks_.push_back(std::make_shared<ModelSummary>());
+  }
   validate_state_keys(callbacks_);
   callbacks_ = reorder_callbacks(callbacks_);
 
@@ -480,6 +491,31 @@ Callback* Trainer::early_stopping_callback() const {
 }
 
 bool Trainer::validation_has_run() const { return fit_loop_->epoch_loop.val_loop.has_run; }
+
+void Trainer::set_accumulate_grad_batches(int64_t n) {
+  VOLT_CHECK(n >= 1, "`accumulate_grad_batches` must be an int >= 1, got ", n);
+  accumulate_grad_batches_ = n;
+}
+
+int64_t Trainer::batches_that_stepped() const { return fit_loop_->epoch_loop.batches_that_stepped; }
+
+void Trainer::update_callback_metrics(const MetricMap& metrics) {
+  for (const auto& kv : metrics) callback_metrics_[kv.first] = kv.second;
+}
+
+ProgressBar* Trainer::progress_bar_callback() const {
+  for (const auto& cb : callbacks_)
+    if (auto* bar = dynamic_cast<ProgressBar*>(cb.get())) return bar;
+  return nullptr;
+}
+
+const std::vector<int64_t>& Trainer::predict_current_batch_indices() const {
+  return predict_loop_->current_batch_indices;
+}
+const std::vector<std::vector<std::vector<int64_t>>>& Trainer::predict_epoch_batch_indices() const {
+  return predict_loop_->epoch_batch_indices;
+}
+const std::vector<IValue>& Trainer::predict_predictions() const { return predict_loop_->predictions; }
 
 void Trainer::barrier(const std::string&) const {}
 bool Trainer::reduce_boolean_decision(bool decision, bool) const { return decision; }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class DataLoader {
   virtual void set_epoch(int64_t epoch);
   /// The number of samples in a batch, for weighting logged means (default: the first tensor's first dimension).
   virtual int64_t batch_size_of(const Batch& batch) const;
+  /// The dataset indices of the samples in batch `index` of the current epoch's order, which prediction writers
+  /// receive (Lightning records them with its batch-sampler wrapper). nullopt (the default): the loader cannot tell.
+  virtual std::optional<std::vector<int64_t>> batch_indices(int64_t index) const;
   virtual StateDict state_dict() const;
   virtual void load_state_dict(const StateDict& state);
 };
@@ -46,6 +50,7 @@ class TensorDataLoader : public DataLoader {
   int64_t size() const override;
   Batch batch(int64_t index) override;
   void set_epoch(int64_t epoch) override;
+  std::optional<std::vector<int64_t>> batch_indices(int64_t index) const override;
   StateDict state_dict() const override;
   void load_state_dict(const StateDict& state) override;
   int64_t num_samples() const { return num_samples_; }

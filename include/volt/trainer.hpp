@@ -28,6 +28,7 @@ class ResultCollection;
 
 class Checkpoint;
 class ModelCheckpoint;
+class ProgressBar;
 
 /// A batch limit as Lightning takes it: an int is a count of batches, a double is a fraction of the loader.
 struct BatchLimit {
@@ -165,9 +166,34 @@ class Trainer {
   int64_t num_predict_batches() const;
   int64_t max_epochs() const { return max_epochs_; }
   int64_t max_steps() const { return options_.max_steps; }
-  int64_t accumulate_grad_batches() const { return options_.accumulate_grad_batches; }
+  /// Starts as TrainerOptions::accumulate_grad_batches; GradientAccumulationScheduler changes it per epoch.
+  int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
+  /// Lightning's `trainer.accumulate_grad_batches = n`; takes effect from the next batch. n must be >= 1.
+  void set_accumulate_grad_batches(int64_t n);
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
   const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const { return lr_scheduler_configs_; }
+
+  /// Optimizer steps taken in fit (Lightning's `fit_loop.epoch_loop._batches_that_stepped`): the step the loggers
+  /// get, also from callbacks that call Logger::log_metrics themselves (LearningRateMonitor, DeviceStatsMonitor).
+  int64_t batches_that_stepped() const;
+  /// Whether the running loop logs on this batch (Lightning's `_logger_connector.should_update_logs`): never when
+  /// log_every_n_steps is 0; in fit every log_every_n_steps-th optimizer step or when should_stop is set; in
+  /// validate/test/predict every log_every_n_steps-th batch.
+  bool should_update_logs() const;
+  /// Lightning's `trainer.callback_metrics.update(metrics)`: makes values monitorable by other callbacks.
+  void update_callback_metrics(const MetricMap& metrics);
+  /// The one ProgressBar among the callbacks (Lightning's `trainer.progress_bar_callback`), or nullptr.
+  ProgressBar* progress_bar_callback() const;
+
+  // ---- what the predict loop keeps for prediction writers (Lightning's `trainer.predict_loop.*`) --------------
+  /// The dataset indices of the batch being predicted; empty unless a BasePredictionWriter writes per batch and
+  /// the loader can tell (DataLoader::batch_indices).
+  const std::vector<int64_t>& predict_current_batch_indices() const;
+  /// Per dataloader, the indices of every batch so far; filled only if a BasePredictionWriter writes per epoch.
+  /// Cleared before on_predict_end.
+  const std::vector<std::vector<std::vector<int64_t>>>& predict_epoch_batch_indices() const;
+  /// The predictions of the running (or last) predict, one per batch (Lightning's `predict_loop.predictions`).
+  const std::vector<IValue>& predict_predictions() const;
 
   /// The first checkpoint callback, or nullptr.
   Checkpoint* checkpoint_callback() const;
@@ -221,7 +247,6 @@ class Trainer {
   void epoch_end_reached() { first_loop_iter_.reset(); }
   void on_epoch_end_logging();
   void log_metrics(const MetricMap& metrics, std::optional<int64_t> step = std::nullopt);
-  bool should_update_logs() const;
   void update_train_step_metrics();
   void update_train_epoch_metrics();
   MetricMap update_eval_epoch_metrics();
@@ -251,6 +276,7 @@ class Trainer {
   int64_t min_epochs_ = 0;
   int64_t num_training_batches_ = 0;
   int64_t val_check_batch_ = 1;
+  int64_t accumulate_grad_batches_ = 1;
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   std::vector<LRSchedulerConfig> lr_scheduler_configs_;
 

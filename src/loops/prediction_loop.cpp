@@ -1,6 +1,7 @@
 // Lightning's _PredictionLoop (loops/prediction_loop.py, 2.2).
 #include <torch/torch.h>
 
+#include "volt/callbacks/prediction_writer.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
@@ -27,6 +28,9 @@ std::vector<IValue> PredictionLoop::run() {
   if (max_batches_.empty() || max_batches_[0] == 0) return {};
 
   batch_progress.reset_on_run();
+  epoch_batch_indices.assign(max_batches_.size(), {});
+  predictions.clear();
+  current_batch_indices.clear();
   HookCaller& hooks = *trainer_.hooks_;
   ModuleMode mode;
   mode.capture(*trainer_.module_);
@@ -34,11 +38,11 @@ std::vector<IValue> PredictionLoop::run() {
   hooks.predict_start();
   hooks.predict_epoch_start();
 
-  std::vector<IValue> predictions;
   for (int64_t batch_idx = 0; batch_idx < max_batches_[0]; ++batch_idx) {
     batch_progress.is_last_batch = batch_idx + 1 == max_batches_[0];
     Batch batch = hooks.transfer_batch(loader->batch(batch_idx), 0);
     batch_progress.increment_ready();
+    store_data_for_prediction_writer(*loader, batch_idx, 0);
     hooks.predict_batch_start(batch, batch_idx, 0);
     batch_progress.increment_started();
     StepOutput prediction = hooks.predict_step(batch, batch_idx, 0);
@@ -52,10 +56,32 @@ std::vector<IValue> PredictionLoop::run() {
   }
 
   hooks.predict_epoch_end();
+  epoch_batch_indices.clear();  // Lightning's _on_predict_end drops them before the hook
   hooks.predict_end();
   // there is no on_predict_model_train hook: the captured modes come back silently
   mode.restore(*trainer_.module_);
   return predictions;
+}
+
+void PredictionLoop::store_data_for_prediction_writer(DataLoader& loader, int64_t batch_idx, int64_t dataloader_idx) {
+  bool any_on_batch = false, any_on_epoch = false;
+  for (const auto& cb : trainer_.callbacks()) {
+    if (auto* writer = dynamic_cast<const BasePredictionWriter*>(cb.get())) {
+      any_on_batch |= writer->interval().on_batch();
+      any_on_epoch |= writer->interval().on_epoch();
+    }
+  }
+  if (!any_on_batch && !any_on_epoch) return;
+  auto indices = loader.batch_indices(batch_idx);
+  if (!indices) {
+    if (!warned_batch_indices_)
+      rank_zero_warn("Couldn't infer the batch indices fetched from your dataloader: `" +
+                     python_style_class_name(typeid(loader)) + "`");
+    warned_batch_indices_ = true;
+    return;
+  }
+  if (any_on_epoch) epoch_batch_indices.at(static_cast<size_t>(dataloader_idx)).push_back(*indices);
+  if (any_on_batch) current_batch_indices = std::move(*indices);
 }
 
 StateDict PredictionLoop::state_dict() const {

@@ -68,7 +68,7 @@ bool TrainingEpochLoop::num_ready_batches_reached() const {
 }
 
 bool TrainingEpochLoop::accumulated_batches_reached() const {
-  return batch_progress.current.ready % trainer_.options().accumulate_grad_batches == 0;
+  return batch_progress.current.ready % trainer_.accumulate_grad_batches() == 0;
 }
 
 bool TrainingEpochLoop::batch_only_accumulated(int64_t ready) const {
@@ -206,7 +206,7 @@ void TrainingEpochLoop::on_advance_end() {
 StepOutput TrainingEpochLoop::run_automatic_optimization(const Batch& batch, int64_t batch_idx) {
   HookCaller& hooks = *trainer_.hooks_;
   torch::optim::Optimizer& optimizer = *trainer_.optimizers_.at(0);
-  const int64_t accumulate = trainer_.options().accumulate_grad_batches;
+  const int64_t accumulate = trainer_.accumulate_grad_batches();
   const int64_t epoch = trainer_.current_epoch();
   ClosureResult result;
 

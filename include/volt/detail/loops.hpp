@@ -130,11 +130,19 @@ class PredictionLoop {
   const std::vector<int64_t>& max_batches() const { return max_batches_; }
 
   BatchProgress batch_progress;
+  /// For prediction writers (Lightning's attributes of the same names); see Trainer::predict_*.
+  std::vector<int64_t> current_batch_indices;
+  std::vector<std::vector<std::vector<int64_t>>> epoch_batch_indices;
+  std::vector<IValue> predictions;
 
  private:
+  /// Lightning's _store_data_for_prediction_writer: records the batch's indices if a writer wants them.
+  void store_data_for_prediction_writer(DataLoader& loader, int64_t batch_idx, int64_t dataloader_idx);
+
   Trainer& trainer_;
   bool inference_mode_;
   std::vector<int64_t> max_batches_;
+  bool warned_batch_indices_ = false;
 };
 
 /// Lightning's _parse_num_batches with the trainer's limit.
