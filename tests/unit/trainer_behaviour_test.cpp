@@ -160,7 +160,7 @@ TEST(CallbackList, DefaultsAreAddedAndCheckpointsGoLast) {
   TrainerOptions o;
   o.callbacks = {std::make_shared<ModelCheckpoint>(), std::make_shared<CallbackA>()};
   Trainer trainer(o);
-  EXPECT_EQ(names(trainer), (std::vector<std::string>{"CallbackA", "ProgressBar", "ModelSummary", "ModelCheckpoint"}));
+  EXPECT_EQ(names(trainer), (std::vector<std::string>{"CallbackA", "TQDMProgressBar", "ModelSummary", "ModelCheckpoint"}));
   EXPECT_NE(trainer.checkpoint_callback(), nullptr);
 }
 
