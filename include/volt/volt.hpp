@@ -2,9 +2,12 @@
 #pragma once
 #include "volt/callback.hpp"
 #include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/early_stopping.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
+#include "volt/callbacks/on_exception_checkpoint.hpp"
 #include "volt/callbacks/progress_bar.hpp"
+#include "volt/callbacks/timer.hpp"
 #include "volt/data.hpp"
 #include "volt/error.hpp"
 #include "volt/logging.hpp"
@@ -12,4 +15,5 @@
 #include "volt/module.hpp"
 #include "volt/optim.hpp"
 #include "volt/state.hpp"
+#include "volt/timedelta.hpp"
 #include "volt/trainer.hpp"
