@@ -4,12 +4,14 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/on_exception_checkpoint.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
@@ -126,9 +128,20 @@ void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
 
 // ---- ckpt_path resolution -----------------------------------------------------------------------------------------
 
-std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path, bool /*model_connected*/) {
+std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path_in, bool /*model_connected*/) {
+  // Lightning's _parse_ckpt_path; an empty ckpt_path is Python's None, and volt always has a model passed in.
   const std::string fn = stage_name(fn_);
-  if (ckpt_path.empty()) return "";
+  std::string ckpt_path = ckpt_path_in;
+  const bool has_on_exception_checkpoint =
+      std::any_of(callbacks_.begin(), callbacks_.end(),
+                  [](const CallbackPtr& cb) { return dynamic_cast<OnExceptionCheckpoint*>(cb.get()) != nullptr; });
+  if (ckpt_path.empty() && has_on_exception_checkpoint && fn_ == TrainerFn::kFitting) {
+    ckpt_path = "last";
+    rank_zero_warn("`." + fn + "(ckpt_path=None)` was called without a model. The last model of the previous `fit` "
+                   "call will be used. You can pass `" + fn + "(ckpt_path='best')` to use the best model or `" + fn +
+                   "(ckpt_path='last')` to use the last model. If you pass a value, this warning will be silenced.");
+  }
+  if (ckpt_path.empty()) return "";  // use the passed model without loading weights
   if (ckpt_path == "best") {
     auto checkpoints = checkpoint_callbacks();
     if (checkpoints.size() > 1)
@@ -136,22 +149,29 @@ std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path, bool /*mode
                      "`ModelCheckpoint` callbacks. It will use the best checkpoint path from first checkpoint callback.");
     if (checkpoints.empty())
       throw MisconfigurationError("`." + fn + "(ckpt_path=\"best\")` is set but `ModelCheckpoint` is not configured.");
+    // OnExceptionCheckpoint has no best_model_path attribute in Lightning: its "best" is None
+    const bool has_best_model_path = dynamic_cast<OnExceptionCheckpoint*>(checkpoints.front()) == nullptr;
     std::string best = checkpoints.front()->best_model_path();
-    if (best.empty()) {
+    if (has_best_model_path && best.empty()) {
       if (options_.fast_dev_run > 0)
         throw MisconfigurationError("You cannot execute `." + fn + "(ckpt_path=\"best\")` with `fast_dev_run=True`. "
                                     "Please pass an exact checkpoint path to `." + fn + "(ckpt_path=...)`");
       throw MisconfigurationError("`." + fn + "(ckpt_path=\"best\")` is set but `ModelCheckpoint` is not configured "
                                   "to save the best model.");
     }
+    if (best.empty())
+      throw MisconfigurationError("`." + fn + "()` found no path for the best weights: None. Please specify a path "
+                                  "for a checkpoint `." + fn + "(ckpt_path=PATH)`");
     return best;
   }
   if (ckpt_path == "last") {
+    // the newest existing file among every OnExceptionCheckpoint's file and every ModelCheckpoint's last files
     std::string newest;
     fs::file_time_type newest_time;
     for (auto* cb : checkpoint_callbacks())
       for (const auto& path : cb->last_checkpoint_candidates()) {
         std::error_code ec;
+        if (path.empty() || !fs::exists(path, ec)) continue;
         auto t = fs::last_write_time(path, ec);
         if (!ec && (newest.empty() || t > newest_time)) newest = path, newest_time = t;
       }

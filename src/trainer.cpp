@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <set>
@@ -13,6 +14,7 @@
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/progress_bar.hpp"
 #include "volt/callbacks/rich_progress.hpp"
+#include "volt/callbacks/timer.hpp"
 #include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
@@ -149,6 +151,16 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     throw MisconfigurationError(
         "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks list.");
   if (!has_checkpoint && o.enable_checkpointing) callbacks_.push_back(std::make_shared<ModelCheckpoint>());
+  if (o.max_time) {  // Lightning's _configure_timer_callback
+    if (std::any_of(callbacks_.begin(), callbacks_.end(), is_a<Timer>)) {
+      rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.");
+    } else {
+      TimerOptions timer;
+      timer.duration = *o.max_time;
+      timer.interval = "step";
+      callbacks_.push_back(std::make_shared<Timer>(timer));
+    }
+  }
   int progress_bars = 0;
   for (const auto& cb : callbacks_) progress_bars += is_a<ProgressBar>(cb);
   if (progress_bars > 1)
@@ -266,7 +278,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
       const auto& o = options_;
       min_epochs_ = o.min_epochs ? *o.min_epochs : (o.min_steps ? 1 : 0);
       if (o.max_epochs) max_epochs_ = *o.max_epochs;
-      else if (o.max_steps == -1 && o.max_time.empty()) {
+      else if (o.max_steps == -1 && std::none_of(callbacks_.begin(), callbacks_.end(), is_a<Timer>)) {
         rank_zero_warn("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
                        "`max_epochs=-1`.");
         max_epochs_ = 1000;

@@ -14,6 +14,7 @@
 #include "volt/logging.hpp"
 #include "volt/module.hpp"
 #include "volt/state.hpp"
+#include "volt/timedelta.hpp"
 
 namespace volt {
 
@@ -65,8 +66,9 @@ struct TrainerOptions {
   /// Stop after this many optimizer steps (-1: no limit).
   int64_t max_steps = -1;
   std::optional<int64_t> min_steps;
-  /// Stop after this much wall time: "DD:HH:MM:SS" (adds a Timer callback). Empty: no limit.
-  std::string max_time;
+  /// Stop after this much training time: "DD:HH:MM:SS", seconds, TimeDelta(::Parts) or a std::chrono duration.
+  /// Adds Timer(duration=max_time, interval="step") unless the callbacks hold a Timer already. Unset: no limit.
+  std::optional<TimerDuration> max_time;
   BatchLimit limit_train_batches = 1.0;
   BatchLimit limit_val_batches = 1.0;
   BatchLimit limit_test_batches = 1.0;

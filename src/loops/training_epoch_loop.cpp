@@ -95,9 +95,10 @@ bool TrainingEpochLoop::done() const {
     bool can_stop = trainer_.fit_loop_->can_stop_early();
     if (!can_stop) {
       const auto& o = trainer_.options();
-      rank_zero_info(concat("Trainer was signaled to stop but the required `min_epochs=", trainer_.min_epochs_,
-                            "` or `min_steps=", o.min_steps ? std::to_string(*o.min_steps) : "None",
-                            "` has not been met. Training will continue..."));
+      std::string message = concat("Trainer was signaled to stop but the required `min_epochs=", trainer_.min_epochs_,
+                                   "` or `min_steps=", o.min_steps ? std::to_string(*o.min_steps) : "None",
+                                   "` has not been met. Training will continue...");
+      if (info_cache_.insert(message).second) rank_zero_info(message);
     }
     return can_stop;
   }

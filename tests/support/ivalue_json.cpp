@@ -69,7 +69,14 @@ IValue decode(const ordered_json& j) {
     for (const auto& v : t.at("values")) values.push_back(from_hex(v.get<std::string>()));
     std::vector<int64_t> shape = t.at("shape").get<std::vector<int64_t>>();
     const auto dtype = t.at("dtype").get<std::string>();
-    auto scalar = dtype == "torch.float64" ? torch::kFloat64 : dtype == "torch.int64" ? torch::kInt64 : torch::kFloat32;
+    auto scalar = dtype == "torch.float64" ? torch::kFloat64
+                  : dtype == "torch.int64"  ? torch::kInt64
+                  : dtype == "torch.int32"  ? torch::kInt32
+                  : dtype == "torch.bool"   ? torch::kBool
+                                            : torch::kFloat32;
+    EXPECT_TRUE(dtype == "torch.float64" || dtype == "torch.int64" || dtype == "torch.int32" ||
+                dtype == "torch.bool" || dtype == "torch.float32")
+        << "cannot decode a tensor of " << dtype;
     return torch::tensor(values, torch::kFloat64).reshape(shape).to(scalar);
   }
   if (j.contains("method")) return IValue("<method " + j.at("method").get<std::string>() + ">");

@@ -1,5 +1,6 @@
 // A Logger that records every log_metrics call, for callbacks that log (LearningRateMonitor, DeviceStatsMonitor).
 #pragma once
+#include "support/messages.hpp"
 #include <map>
 #include <string>
 #include <utility>
@@ -26,23 +27,6 @@ class RecordingLogger : public Logger {
 
  private:
   std::string version_;
-};
-
-/// Captures rank_zero_warn/rank_zero_info messages while alive.
-class CapturedMessages {
- public:
-  CapturedMessages() {
-    old_ = set_message_handler([this](MessageLevel level, const std::string& m) {
-      (level == MessageLevel::kWarning ? warnings : infos).push_back(m);
-    });
-  }
-  ~CapturedMessages() { set_message_handler(old_); }
-  CapturedMessages(const CapturedMessages&) = delete;
-  CapturedMessages& operator=(const CapturedMessages&) = delete;
-  std::vector<std::string> warnings, infos;
-
- private:
-  MessageHandler old_;
 };
 
 }  // namespace volt::testing

@@ -2,6 +2,8 @@
 // progress counters that checkpoints save (spec §3.2) and call hooks only through HookCaller.
 #pragma once
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "volt/detail/hook_caller.hpp"
@@ -92,6 +94,7 @@ class TrainingEpochLoop {
   StepOutput run_manual_optimization(const Batch& batch, int64_t batch_idx);
 
   Trainer& trainer_;
+  mutable std::set<std::string> info_cache_;  // Lightning's per-loop WarningCache: each message once
 };
 
 class FitLoop {

@@ -1,0 +1,21 @@
+// The Checkpoint base: file removal as Lightning's strategy does it (rank 0 only).
+#include "volt/callbacks/checkpoint.hpp"
+
+#include <filesystem>
+
+#include "volt/trainer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace volt {
+
+void Checkpoint::remove_checkpoint(Trainer& trainer, const std::string& path) {
+  if (!trainer.is_global_zero()) return;
+  // TorchCheckpointIO.remove_checkpoint: `if fs.exists(path): fs.rm(path, recursive=True)`
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  if (fs::is_directory(fs::symlink_status(path, ec))) fs::remove_all(path);
+  else fs::remove(path);
+}
+
+}  // namespace volt
