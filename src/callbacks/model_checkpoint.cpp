@@ -393,6 +393,20 @@ void ModelCheckpoint::on_validation_end(Trainer& trainer, Module&) {
     save_epoch_checkpoints(trainer);
 }
 
+void ModelCheckpoint::on_exception(Trainer& trainer, Module&, const std::exception& exception) {
+  // Lightning 2.5.3's rule: not restricted to fitting, never twice at one step, no version counter
+  if (!options_.save_on_exception || trainer.options().fast_dev_run > 0 || trainer.sanity_checking() ||
+      last_global_step_saved_ == trainer.global_step())
+    return;
+  MetricMap candidates = monitor_candidates(trainer);
+  std::string filepath = format_checkpoint_name(candidates);
+  save_checkpoint(trainer, filepath);
+  save_last_checkpoint(trainer, candidates);
+  rank_zero_info("An " + detail::python_style_class_name(typeid(exception)) + " was raised with message:             " +
+                 std::string(exception.what()) +
+                 ", saved checkpoint to " + filepath);
+}
+
 // ---- saving -------------------------------------------------------------------------------------------------------
 
 MetricMap ModelCheckpoint::monitor_candidates(Trainer& trainer) const {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/boring.hpp"
+#include "support/messages.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
 using namespace volt;
@@ -510,4 +511,71 @@ TEST(LightningInterop, LightningCheckpointReadsWithItsKeysAndTypes) {
   auto optimizer = as_state(ckpt.at("optimizer_states").toListRef().at(0), "optimizer_states[0]");
   EXPECT_TRUE(optimizer.at("state").isGenericDict());
   EXPECT_TRUE(optimizer.at("state").toGenericDict().at(0).toGenericDict().at("momentum_buffer").isTensor());
+}
+
+// ---- hooks that shape the checkpoint ----------------------------------------------------------------------------
+
+TEST(CheckpointHooks, OnSaveCheckpointChangesAreSavedAndUnclaimedStatesAreReported) {
+  struct AddsKey : Callback {
+    void on_save_checkpoint(Trainer&, Module&, StateDict& checkpoint) override { checkpoint.set("extra", 42); }
+    StateDict state_dict() override { return {{"n", 7}}; }
+    std::string class_name() const override { return "AddsKey"; }
+  };
+  std::string dir = fresh_dir("on_save_hook");
+  torch::manual_seed(0);
+  BoringModel model;
+  auto o = resume_options(dir, 1);
+  o.limit_train_batches = 2;
+  o.limit_val_batches = 0;
+  o.callbacks = {std::make_shared<AddsKey>()};
+  Trainer(o).fit(model);
+  std::string file = dir + "/checkpoints/epoch=0-step=2.ckpt";
+  StateDict saved = as_state(read_checkpoint_file(file), file);
+  EXPECT_EQ(saved.at("extra").toInt(), 42);
+  EXPECT_EQ(as_state(saved.at("callbacks"), "callbacks").at("AddsKey").toGenericDict().at("n").toInt(), 7);
+
+  // Resuming without that callback: Lightning's warning names the state nobody claimed.
+  BoringModel again;
+  auto o2 = resume_options(dir + "/again", 2);
+  o2.limit_train_batches = 2;
+  o2.limit_val_batches = 0;
+  CapturedMessages messages;
+  Trainer(o2).fit(again, nullptr, file);
+  EXPECT_EQ(messages.containing("Please add the following callbacks: ['AddsKey']").size(), 1u);
+}
+
+TEST(CheckpointHooks, SaveOnExceptionWritesACheckpointBeforeTheErrorLeavesFit) {
+  struct Boom : Callback {
+    void on_train_batch_end(Trainer&, Module&, const StepOutput&, const Batch&, int64_t i) override {
+      if (i == 2) throw std::runtime_error("boom");
+    }
+  };
+  std::string dir = fresh_dir("save_on_exception");
+  torch::manual_seed(0);
+  BoringModel model;
+  auto o = resume_options(dir, 1);
+  o.limit_train_batches = 4;
+  o.limit_val_batches = 0;
+  ModelCheckpointOptions mc;
+  mc.save_on_exception = true;
+  o.callbacks = {std::make_shared<Boom>(), std::make_shared<ModelCheckpoint>(mc)};
+  CapturedMessages messages;
+  EXPECT_THROW(Trainer(o).fit(model), std::runtime_error);
+  EXPECT_TRUE(fs::exists(dir + "/checkpoints/epoch=0-step=3.ckpt"));
+  EXPECT_EQ(messages.containing("was raised with message:             boom, saved checkpoint to").size(), 1u);
+}
+
+TEST(CheckpointHooks, FastDevRunRunsOneBatchOfEachAndWritesNothing) {
+  std::string dir = fresh_dir("fast_dev_run");
+  torch::manual_seed(0);
+  BoringModel model;
+  TrainerOptions o;
+  o.default_root_dir = dir;
+  o.fast_dev_run = 1;
+  o.enable_progress_bar = false;
+  o.enable_model_summary = false;
+  Trainer trainer(o);
+  trainer.fit(model);
+  EXPECT_EQ(trainer.global_step(), 1);
+  EXPECT_FALSE(fs::exists(dir + "/checkpoints"));
 }

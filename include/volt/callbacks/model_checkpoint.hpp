@@ -52,6 +52,9 @@ struct ModelCheckpointOptions {
   std::optional<bool> save_on_train_epoch_end;
   /// Append "-v1", "-v2"... instead of overwriting a file of the same name.
   bool enable_version_counter = true;
+  /// Also save when fit/validate/test/predict is interrupted by an exception (Lightning 2.5.3+; off by default,
+  /// as 2.2.5 has no such option).
+  bool save_on_exception = false;
 };
 
 class ModelCheckpoint : public Checkpoint {
@@ -84,6 +87,7 @@ class ModelCheckpoint : public Checkpoint {
                           int64_t batch_idx) override;
   void on_train_epoch_end(Trainer& trainer, Module& module) override;
   void on_validation_end(Trainer& trainer, Module& module) override;
+  void on_exception(Trainer& trainer, Module& module, const std::exception& exception) override;
 
   /// The path a checkpoint with these metrics gets (Lightning's format_checkpoint_name): `filename` (empty: the
   /// option's) with every "{name[:spec]}" formatted as Python's str.format does, "-v<ver>", the extension, joined
