@@ -263,25 +263,6 @@ std::string unknown_code(char type, const char* type_name) {
   return "Unknown format code " + quoted_code(type) + " for object of type '" + type_name + "'";
 }
 
-std::string utf8(uint32_t cp) {
-  std::string out;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -314,7 +295,8 @@ std::string python_format_int(int64_t value, std::string_view spec_text) {
     if (spec.alternate) throw Error("Alternate form (#) not allowed with integer format specifier 'c'");
     if (value < 0 || value > 0x10FFFF) throw Error("%c arg not in range(0x110000)");
     // a character is not a number: no sign, and '=' padding goes before it like right alignment
-    std::string ch = utf8(static_cast<uint32_t>(value));
+    std::string ch;
+    detail::append_utf8(ch, static_cast<char32_t>(value));
     int64_t pad = spec.width - 1;
     if (pad <= 0) return ch;
     std::string fill(static_cast<size_t>(pad), spec.fill);

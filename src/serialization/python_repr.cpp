@@ -65,23 +65,6 @@ char32_t decode_utf8(std::string_view s, size_t& i) {
   return cp;
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 /// `\xNN`, `\uNNNN` or `\UNNNNNNNN` with lowercase hex, as CPython's unicode_repr writes them.
 void append_hex_escape(std::string& out, char32_t cp) {
@@ -199,6 +182,26 @@ void ReprWriter::append_dict(std::string& out, const c10::IValue& v) {
 
 }  // namespace
 
+namespace detail {
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+}  // namespace detail
+
 // ---- scalars --------------------------------------------------------------------------------------------------
 
 std::string python_float_repr(double x) {
@@ -255,7 +258,7 @@ std::string python_str_repr(std::string_view utf8) {
     } else if (cp == '\r') {
       out += "\\r";
     } else if (is_printable(cp)) {
-      append_utf8(out, cp);
+      detail::append_utf8(out, cp);
     } else {
       append_hex_escape(out, cp);
     }

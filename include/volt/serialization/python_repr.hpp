@@ -35,4 +35,9 @@ std::string python_str_repr(std::string_view utf8);
 std::string generate_state_key(const std::string& class_name,
                                const std::vector<std::pair<std::string, c10::IValue>>& kwargs);
 
+namespace detail {
+/// Appends the UTF-8 encoding of code point `cp` to `out`.
+void append_utf8(std::string& out, char32_t cp);
+}  // namespace detail
+
 }  // namespace volt
