@@ -330,6 +330,13 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     teardown_internal();
     running_ = validating_ = sanity_checking_ = false;
     throw;
+  } catch (...) {
+    // Not a std::exception (e.g. a thrown int): callbacks still hear of it, through a stand-in.
+    status_ = "interrupted";
+    hooks_->exception(Error("a non-standard exception (not derived from std::exception) was thrown"));
+    teardown_internal();
+    running_ = validating_ = sanity_checking_ = false;
+    throw;
   }
 }
 

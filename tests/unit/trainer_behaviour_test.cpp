@@ -327,3 +327,21 @@ TEST(TrainerOptionsValidation, MissingTrainingPiecesAreClearErrors) {
   TrainerOptions o = quiet(fresh_dir("no_optimizer"));
   EXPECT_THROW(Trainer(o).fit(model), MisconfigurationError);
 }
+
+TEST(TrainingLoop, ANonStandardExceptionStillReachesOnException) {
+  struct ThrowsInt : Callback {
+    bool heard = false;
+    void on_train_start(Trainer&, Module&) override { throw 7; }
+    void on_exception(Trainer&, Module&, const std::exception& e) override {
+      heard = std::string(e.what()).find("non-standard exception") != std::string::npos;
+    }
+  };
+  auto cb = std::make_shared<ThrowsInt>();
+  BoringModel model;
+  auto o = quiet(fresh_dir("throws_int"));
+  o.callbacks = {cb};
+  Trainer trainer(o);
+  EXPECT_THROW(trainer.fit(model), int);
+  EXPECT_TRUE(cb->heard);
+  EXPECT_EQ(trainer.status(), "interrupted");
+}
