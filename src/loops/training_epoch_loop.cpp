@@ -72,7 +72,7 @@ bool TrainingEpochLoop::accumulated_batches_reached() const {
 }
 
 bool TrainingEpochLoop::batch_only_accumulated(int64_t ready) const {
-  bool window_end = ready % trainer_.options().accumulate_grad_batches == 0;
+  bool window_end = ready % trainer_.accumulate_grad_batches() == 0;
   bool last = ready == trainer_.num_training_batches_;
   return !window_end && !last;
 }
