@@ -579,3 +579,44 @@ TEST(CheckpointHooks, FastDevRunRunsOneBatchOfEachAndWritesNothing) {
   EXPECT_EQ(trainer.global_step(), 1);
   EXPECT_FALSE(fs::exists(dir + "/checkpoints"));
 }
+
+TEST(CheckpointHooks, DataModuleStateAndHyperParametersRoundTrip) {
+  struct Data : DataModule {
+    int64_t seen_epochs = 0;
+    bool restored = false;
+    torch::Tensor data = torch::randn({16, 32}, at::detail::createCPUGenerator(1));
+    std::string class_name() const override { return "Data"; }
+    std::shared_ptr<DataLoader> train_dataloader() override {
+      return std::make_shared<TensorDataLoader>(std::vector<torch::Tensor>{data});
+    }
+    StateDict state_dict() override { return {{"seen_epochs", ++seen_epochs}}; }
+    void load_state_dict(const StateDict& s) override {
+      seen_epochs = s.at("seen_epochs").toInt();
+      restored = true;
+    }
+  };
+  std::string dir = fresh_dir("datamodule_state");
+  Data dm;
+  dm.save_hyperparameters({{"batch_size", 1}, {"root", "/data"}});
+  torch::manual_seed(0);
+  BoringModel model;
+  model.save_hyperparameters({{"lr", 0.1}});
+  auto o = resume_options(dir, 1);
+  o.limit_train_batches = 2;
+  Trainer(o).fit(model, &dm);
+  std::string file = dir + "/checkpoints/epoch=0-step=2.ckpt";
+  StateDict saved = as_state(read_checkpoint_file(file), file);
+  std::vector<std::string> keys;
+  for (const auto& item : saved) keys.push_back(item.key().toStringRef());
+  EXPECT_EQ(std::vector<std::string>(keys.end() - 5, keys.end()),
+            (std::vector<std::string>{"hparams_name", "hyper_parameters", "datamodule_hparams_name",
+                                      "datamodule_hyper_parameters", "Data"}));
+  EXPECT_EQ(as_state(saved.at("Data"), "Data").at("seen_epochs").toInt(), 1);
+
+  Data dm2;
+  BoringModel model2;
+  auto o2 = resume_options(dir + "/resumed", 2);
+  o2.limit_train_batches = 2;
+  Trainer(o2).fit(model2, &dm2, file);
+  EXPECT_TRUE(dm2.restored);
+}
