@@ -20,6 +20,7 @@
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
+#include "volt/plugins.hpp"
 
 namespace volt {
 
@@ -181,6 +182,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     if (rich_bar) callbacks_.push_back(std::make_shared<RichModelSummary>());
     else callbacks_.push_back(std::make_shared<ModelSummary>());
   }
+  // Lightning's entry-point group lightning.pytorch.callbacks_factory: callbacks from plugins come last
+  for (auto& cb : external_callbacks()) callbacks_.push_back(std::move(cb));
   validate_state_keys(callbacks_);
   callbacks_ = reorder_callbacks(callbacks_);
 
