@@ -18,6 +18,7 @@
 #include "volt/data.hpp"
 #include "volt/error.hpp"
 #include "volt/loggers/csv_logger.hpp"
+#include "volt/loggers/tensorboard_logger.hpp"
 #include "volt/logging.hpp"
 #include "volt/messages.hpp"
 #include "volt/module.hpp"
