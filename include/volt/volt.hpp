@@ -17,6 +17,8 @@
 #include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/data.hpp"
 #include "volt/error.hpp"
+#include "volt/loggers/csv_logger.hpp"
+#include "volt/loggers/tensorboard_logger.hpp"
 #include "volt/logging.hpp"
 #include "volt/messages.hpp"
 #include "volt/module.hpp"

@@ -1,0 +1,220 @@
+// TensorBoardLogger: Lightning 2.2.5's lightning/pytorch/loggers/tensorboard.py and fabric/loggers/tensorboard.py,
+// with torch.utils.tensorboard's event file writing (record_writer.py, event_file_writer.py) done by hand.
+#include "volt/loggers/tensorboard_logger.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "volt/loggers/csv_logger.hpp"
+
+namespace fs = std::filesystem;
+
+namespace volt {
+
+namespace tensorboard {
+
+namespace {
+
+const std::array<uint32_t, 256>& crc_table() {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;  // reflected Castagnoli
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+// protobuf wire format: the few field kinds an Event needs
+void varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+void key(std::string& out, int field, int wire) { varint(out, (static_cast<uint64_t>(field) << 3) | wire); }
+void fixed64(std::string& out, int field, double v) {
+  key(out, field, 1);
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+}
+void fixed32(std::string& out, int field, float v) {
+  key(out, field, 5);
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+}
+void bytes(std::string& out, int field, const std::string& v) {
+  key(out, field, 2);
+  varint(out, v.size());
+  out += v;
+}
+void int64_field(std::string& out, int field, int64_t v) {
+  if (v == 0) return;  // proto3: defaults are not written
+  key(out, field, 0);
+  varint(out, static_cast<uint64_t>(v));
+}
+
+// Event: wall_time = 1 (double), step = 2 (int64), file_version = 3 (string), summary = 5 (Summary)
+std::string event_head(double wall_time, int64_t step) {
+  std::string e;
+  fixed64(e, 1, wall_time);
+  int64_field(e, 2, step);
+  return e;
+}
+
+void put_le(std::string& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t size) {
+  const auto& t = crc_table();
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i) c = t[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+uint32_t masked_crc32c(const void* data, size_t size) {
+  uint32_t c = crc32c(data, size);
+  return ((c >> 15) | (c << 17)) + 0xa282ead8u;
+}
+
+std::string tfrecord(const std::string& data) {
+  std::string header;
+  put_le(header, data.size(), 8);
+  std::string out = header;
+  put_le(out, masked_crc32c(header.data(), header.size()), 4);
+  out += data;
+  put_le(out, masked_crc32c(data.data(), data.size()), 4);
+  return out;
+}
+
+std::string file_version_event(double wall_time, const std::string& version) {
+  std::string e = event_head(wall_time, 0);
+  bytes(e, 3, version);
+  return e;
+}
+
+std::string scalar_event(double wall_time, int64_t step, const std::string& tag, float value) {
+  // Summary.Value: tag = 1 (string), simple_value = 2 (float); Summary: value = 1 (repeated)
+  std::string v;
+  bytes(v, 1, tag);
+  fixed32(v, 2, value);
+  std::string summary;
+  bytes(summary, 1, v);
+  std::string e = event_head(wall_time, step);
+  bytes(e, 5, summary);
+  return e;
+}
+
+}  // namespace tensorboard
+
+namespace {
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// torch.utils.tensorboard's _global_uid: the n-th event file of this process
+int next_uid() {
+  static std::mutex mu;
+  static int uid = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  return uid++;
+}
+
+}  // namespace
+
+TensorBoardLogger::TensorBoardLogger(std::string save_dir, TensorBoardLoggerOptions options)
+    : save_dir_(std::move(save_dir)), options_(std::move(options)), version_(options_.version) {}
+
+TensorBoardLogger::~TensorBoardLogger() {
+  if (out_.is_open()) out_.close();
+}
+
+std::string TensorBoardLogger::root_dir() const {
+  if (options_.name.empty()) return save_dir_;
+  return (fs::path(save_dir_) / options_.name).string();
+}
+
+std::string TensorBoardLogger::version() const {
+  if (!version_) version_ = next_logger_version(root_dir());
+  if (auto* s = std::get_if<std::string>(&*version_)) return *s;
+  return std::to_string(std::get<int64_t>(*version_));
+}
+
+std::string TensorBoardLogger::log_dir() const {
+  std::string v = version();
+  if (std::holds_alternative<int64_t>(*version_)) v = "version_" + v;
+  fs::path dir = fs::path(root_dir()) / v;
+  if (!options_.sub_dir.empty()) dir /= options_.sub_dir;
+  return dir.string();
+}
+
+void TensorBoardLogger::ensure_writer() {
+  if (out_.is_open()) return;
+  fs::path dir = log_dir();
+  fs::create_directories(dir);
+  char host[256] = {0};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
+  double t = now_seconds();
+  char name[512];
+  std::snprintf(name, sizeof(name), "events.out.tfevents.%010lld.%s.%d.%d", static_cast<long long>(t), host,
+                static_cast<int>(::getpid()), next_uid());
+  event_file_ = (dir / name).string();
+  out_.open(event_file_, std::ios::binary | std::ios::trunc);
+  if (!out_) throw std::runtime_error("cannot write " + event_file_);
+  out_ << tensorboard::tfrecord(tensorboard::file_version_event(t));
+  out_.flush();
+}
+
+void TensorBoardLogger::write_event(const std::string& event) {
+  ensure_writer();
+  out_ << tensorboard::tfrecord(event);
+  if (!out_) throw std::runtime_error("cannot write " + event_file_);
+}
+
+void TensorBoardLogger::log_metrics(const std::map<std::string, double>& metrics, int64_t step) {
+  ensure_writer();  // first, so the file_version record is never later than the first metric
+  double t = now_seconds();
+  for (const auto& kv : metrics) {
+    std::string key = options_.prefix.empty() ? kv.first : options_.prefix + "-" + kv.first;
+    write_event(tensorboard::scalar_event(t, step, key, static_cast<float>(kv.second)));
+  }
+}
+
+void TensorBoardLogger::log_hyperparams(const StateDict& params) {
+  for (const auto& kv : params) hparams_.set(kv.key().toStringRef(), kv.value());
+  if (options_.default_hp_metric) log_metrics({{"hp_metric", -1.0}}, 0);
+}
+
+void TensorBoardLogger::save() {
+  if (out_.is_open()) out_.flush();
+  fs::path dir = log_dir();
+  fs::path file = dir / kHparamsFile;
+  // Lightning writes hparams.yaml once, when the log directory exists and the file does not
+  std::error_code ec;
+  if (fs::is_directory(dir, ec) && !fs::exists(file, ec)) write_file_atomically(file.string(), hparams_to_yaml(hparams_));
+}
+
+void TensorBoardLogger::finalize(const std::string&) {
+  if (!out_.is_open()) return;
+  save();
+  out_.close();
+}
+
+}  // namespace volt
