@@ -17,7 +17,7 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/examples/custom_callback
+	$(BUILD)/examples/main_job
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -6,6 +6,7 @@ PACKAGES=(
   g++ make cmake ninja-build
   libtorch-dev libopenblas0-openmp
   libgtest-dev
+  zlib1g-dev               # reads the gzip'd IDX files of the datasets
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   python3-torch            # tests prove that Python's torch.load reads volt checkpoints
   dataset-fashion-mnist    # the main job's data
