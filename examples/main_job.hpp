@@ -99,8 +99,9 @@ inline Config config_from(int argc, char** argv) {
   return c;
 }
 
-/// The default callbacks: checkpoint on val_acc (max), early stopping on val_acc, progress bar, summary.
-/// LearningRateMonitor needs a logger; volt has no built-in logger yet, so it is left out.
+/// The default callbacks: checkpoint on val_acc (max), early stopping on val_acc, the learning rate per step,
+/// progress bar, summary; CSV and TensorBoard logs under <root_dir>/lightning_logs/version_<n>/ (checkpoints go
+/// to that directory's checkpoints/).
 inline volt::TrainerOptions trainer_options(const Config& c) {
   volt::TrainerOptions o;
   o.max_epochs = c.epochs;
@@ -112,8 +113,14 @@ inline volt::TrainerOptions trainer_options(const Config& c) {
   mc.monitor = "val_acc", mc.mode = "max", mc.filename = "{epoch}-{val_acc:.4f}";
   volt::EarlyStoppingOptions es;
   es.monitor = "val_acc", es.mode = "max", es.patience = 3;
+  volt::LearningRateMonitorOptions lr;
+  lr.logging_interval = "step";
   o.callbacks = {std::make_shared<volt::ModelCheckpoint>(mc), std::make_shared<volt::EarlyStopping>(es),
-                 std::make_shared<volt::ModelSummary>()};
+                 std::make_shared<volt::LearningRateMonitor>(lr), std::make_shared<volt::ModelSummary>()};
+  auto csv = std::make_shared<volt::CSVLogger>(c.root_dir);
+  volt::TensorBoardLoggerOptions tensorboard;
+  tensorboard.version = std::stoll(csv->version());  // one run, one version directory for both loggers
+  o.loggers = {csv, std::make_shared<volt::TensorBoardLogger>(c.root_dir, tensorboard)};
   if (c.progress_bar) o.callbacks.push_back(std::make_shared<volt::TQDMProgressBar>());
   return o;
 }
