@@ -592,6 +592,13 @@ detail::Metrics Trainer::live_metrics() {
   return results->metrics(/*on_step=*/first_loop_iter_.has_value());
 }
 
+// Lightning's _LoggerConnector keeps what was logged after the live collection resets: merge it into the caches.
+void Trainer::cache_metrics(const detail::Metrics& m) {
+  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
+  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+}
+
 void Trainer::on_batch_start_logging(const Batch& batch, std::optional<int64_t> dataloader_idx) {
   if (!first_loop_iter_) first_loop_iter_ = true;
   else if (*first_loop_iter_) first_loop_iter_ = false;
@@ -602,18 +609,14 @@ void Trainer::on_batch_start_logging(const Batch& batch, std::optional<int64_t> 
 
 void Trainer::on_batch_end_logging() {
   auto m = live_metrics();
-  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+  cache_metrics(m);
   current_batch_ = nullptr;
   current_batch_size_.reset();
 }
 
 void Trainer::on_epoch_end_logging() {
   auto m = live_metrics();
-  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+  cache_metrics(m);
 }
 
 void Trainer::log_metrics(const MetricMap& metrics, std::optional<int64_t> step) {
@@ -663,9 +666,7 @@ void Trainer::update_train_epoch_metrics() {
 MetricMap Trainer::update_eval_epoch_metrics() {
   if (sanity_checking_) return {};
   auto m = live_metrics();
-  for (const auto& kv : m.pbar) progress_bar_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.callback) callback_metrics_[kv.first] = kv.second;
-  for (const auto& kv : m.log) logged_metrics_[kv.first] = kv.second;
+  cache_metrics(m);
   return m.log;
 }
 

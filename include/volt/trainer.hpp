@@ -248,6 +248,7 @@ class Trainer {
   void on_batch_end_logging();
   void epoch_end_reached() { first_loop_iter_.reset(); }
   void on_epoch_end_logging();
+  void cache_metrics(const detail::Metrics& metrics);
   void log_metrics(const MetricMap& metrics, std::optional<int64_t> step = std::nullopt);
   void update_train_step_metrics();
   void update_train_epoch_metrics();
