@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: deps configure build run test bench clean
+.PHONY: deps configure build run test bench install clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,8 +16,11 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: Fashion-MNIST through the `volt` command, then the last checkpoint on the test set.
+MAIN_CONFIG ?= examples/fashion_mnist/config.yaml
 run: build
-	$(BUILD)/examples/main_job
+	$(BUILD)/bin/volt fit --config $(MAIN_CONFIG)
+	$(BUILD)/bin/volt test --config $(MAIN_CONFIG) --ckpt_path=last
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -25,6 +28,10 @@ test: build
 bench: build
 	cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 	@for b in $(BUILD)/benchmarks/*_bench; do echo "== $$b"; $$b; done
+
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

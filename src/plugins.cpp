@@ -55,11 +55,48 @@ void load_plugin_locked(const std::string& path) {
   }
 }
 
+// Caller holds plugin_mutex(). Loads every .so of `dir` in name order; failures are reported and skipped.
+void load_directory_locked(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> libraries;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".so") libraries.push_back(entry.path());
+  std::sort(libraries.begin(), libraries.end());  // a stable order across file systems
+  for (const auto& lib : libraries) {
+    try {
+      load_plugin_locked(lib.string());
+    } catch (const Error& e) {
+      rank_zero_warn(std::string(e.what()) + "; the plugin is skipped.");
+    }
+  }
+}
+
+// `<directory of libvolt.so>/volt/plugins`: where `cmake --install` puts plugins, found without configuration
+// wherever the installed tree was moved.
+std::string installed_plugin_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&installed_plugin_dir), &info) == 0 || info.dli_fname == nullptr) return "";
+  return (fs::path(info.dli_fname).parent_path() / "volt" / "plugins").string();
+}
+
 }  // namespace
 
 void PluginRegistrar::add_callbacks_factory(const std::string& name, CallbacksFactory factory) {
   VOLT_CHECK(static_cast<bool>(factory), "plugin '", plugin_path_, "': callbacks factory '", name, "' is empty");
   factories().push_back({name, plugin_path_, std::move(factory)});
+}
+
+void PluginRegistrar::add_callback(const std::string& name, Registry::CallbackFactory factory) {
+  Registry::global().add_callback(name, std::move(factory), "plugin '" + plugin_path_ + "'");
+}
+void PluginRegistrar::add_logger(const std::string& name, Registry::LoggerFactory factory) {
+  Registry::global().add_logger(name, std::move(factory), "plugin '" + plugin_path_ + "'");
+}
+void PluginRegistrar::add_model(const std::string& name, Registry::ModelFactory factory) {
+  Registry::global().add_model(name, std::move(factory), "plugin '" + plugin_path_ + "'");
+}
+void PluginRegistrar::add_datamodule(const std::string& name, Registry::DataModuleFactory factory) {
+  Registry::global().add_datamodule(name, std::move(factory), "plugin '" + plugin_path_ + "'");
 }
 
 void load_plugin(const std::string& path) {
@@ -82,18 +119,11 @@ const std::vector<LoadedFactory>& plugin_callback_factories() {
         rank_zero_warn("VOLT_PLUGIN_PATH lists '" + dir + "', which is not a directory; it is ignored.");
         continue;
       }
-      std::vector<fs::path> libraries;
-      for (const auto& entry : fs::directory_iterator(dir, ec))
-        if (entry.path().extension() == ".so") libraries.push_back(entry.path());
-      std::sort(libraries.begin(), libraries.end());  // a stable order across file systems
-      for (const auto& lib : libraries) {
-        try {
-          load_plugin_locked(lib.string());
-        } catch (const Error& e) {
-          rank_zero_warn(std::string(e.what()) + "; the plugin is skipped.");
-        }
-      }
+      load_directory_locked(dir);
     }
+    std::string installed = installed_plugin_dir();
+    std::error_code ec;
+    if (!installed.empty() && fs::is_directory(installed, ec)) load_directory_locked(installed);
   }
   return factories();
 }

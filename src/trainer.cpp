@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <csignal>
 #include <set>
 
@@ -225,24 +227,31 @@ std::vector<MetricMap> as_metric_maps(const IValue& v) {
 }
 }  // namespace
 
-std::vector<MetricMap> Trainer::validate(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+std::vector<MetricMap> Trainer::validate(Module& module, DataModule* datamodule, const std::string& ckpt_path,
+                                         bool verbose) {
+  validate_loop_->verbose = verbose;
   return as_metric_maps(run(TrainerFn::kValidating, module, datamodule, RunData{}, ckpt_path));
 }
 
 std::vector<MetricMap> Trainer::validate(Module& module, std::shared_ptr<DataLoader> loader,
-                                         const std::string& ckpt_path) {
+                                         const std::string& ckpt_path, bool verbose) {
   RunData data;
   data.val = std::move(loader);
+  validate_loop_->verbose = verbose;
   return as_metric_maps(run(TrainerFn::kValidating, module, nullptr, std::move(data), ckpt_path));
 }
 
-std::vector<MetricMap> Trainer::test(Module& module, DataModule* datamodule, const std::string& ckpt_path) {
+std::vector<MetricMap> Trainer::test(Module& module, DataModule* datamodule, const std::string& ckpt_path,
+                                     bool verbose) {
+  test_loop_->verbose = verbose;
   return as_metric_maps(run(TrainerFn::kTesting, module, datamodule, RunData{}, ckpt_path));
 }
 
-std::vector<MetricMap> Trainer::test(Module& module, std::shared_ptr<DataLoader> loader, const std::string& ckpt_path) {
+std::vector<MetricMap> Trainer::test(Module& module, std::shared_ptr<DataLoader> loader, const std::string& ckpt_path,
+                                     bool verbose) {
   RunData data;
   data.test = std::move(loader);
+  test_loop_->verbose = verbose;
   return as_metric_maps(run(TrainerFn::kTesting, module, nullptr, std::move(data), ckpt_path));
 }
 
@@ -428,6 +437,18 @@ void Trainer::attach_model_callbacks() {
     if (!overridden.count(cb.get())) merged.push_back(cb);
   merged.insert(merged.end(), model_callbacks.begin(), model_callbacks.end());
   callbacks_ = reorder_callbacks(merged);
+}
+
+double Trainer::estimated_stepping_batches() {
+  const double max_steps = static_cast<double>(options_.max_steps);
+  if (max_epochs_ == -1) return options_.max_steps == -1 ? std::numeric_limits<double>::infinity() : max_steps;
+  if (!fit_loop_->data_ready()) {
+    rank_zero_info("Loading `train_dataloader` to estimate number of stepping batches.");
+    fit_loop_->setup_data();
+  }
+  double steps = std::ceil(double(num_training_batches_) / double(accumulate_grad_batches_)) *
+                 double(std::max<int64_t>(max_epochs_, 1));
+  return options_.max_steps == -1 ? steps : std::min(steps, max_steps);
 }
 
 void Trainer::setup_optimizers() {

@@ -118,12 +118,16 @@ class Trainer {
   void fit(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
   void fit(Module& module, std::shared_ptr<DataLoader> train_dataloader,
            std::shared_ptr<DataLoader> val_dataloader = nullptr, const std::string& ckpt_path = "");
-  /// Runs the validation loop; returns the logged epoch metrics per dataloader.
-  std::vector<MetricMap> validate(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
+  /// Runs the validation loop; returns the logged epoch metrics per dataloader. verbose: print Lightning's results
+  /// table at the end.
+  std::vector<MetricMap> validate(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "",
+                                  bool verbose = true);
   std::vector<MetricMap> validate(Module& module, std::shared_ptr<DataLoader> dataloader,
-                                  const std::string& ckpt_path = "");
-  std::vector<MetricMap> test(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
-  std::vector<MetricMap> test(Module& module, std::shared_ptr<DataLoader> dataloader, const std::string& ckpt_path = "");
+                                  const std::string& ckpt_path = "", bool verbose = true);
+  std::vector<MetricMap> test(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "",
+                              bool verbose = true);
+  std::vector<MetricMap> test(Module& module, std::shared_ptr<DataLoader> dataloader, const std::string& ckpt_path = "",
+                              bool verbose = true);
   /// Runs predict_step on every batch; returns the outputs in order.
   std::vector<IValue> predict(Module& module, DataModule* datamodule = nullptr, const std::string& ckpt_path = "");
   std::vector<IValue> predict(Module& module, std::shared_ptr<DataLoader> dataloader,
@@ -162,6 +166,10 @@ class Trainer {
   MetricMap progress_bar_metrics();
 
   int64_t num_training_batches() const { return num_training_batches_; }
+  /// Lightning's `estimated_stepping_batches`: the optimizer steps fit will take, from max_epochs, max_steps, the
+  /// training batches per epoch and accumulate_grad_batches (infinity when unbounded). Loads the train dataloader
+  /// if fit has not yet, so configure_optimizers can size a schedule with it.
+  double estimated_stepping_batches();
   const std::vector<int64_t>& num_val_batches() const;
   const std::vector<int64_t>& num_sanity_val_batches() const;
   int64_t num_test_batches() const;

@@ -2,6 +2,15 @@
 #include <torch/torch.h>
 
 #include "volt/detail/loops.hpp"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "volt/serialization/python_repr.hpp"
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
 
@@ -130,7 +139,100 @@ std::vector<MetricMap> EvaluationLoop::run() {
                                                  : is_overridden(m, &Module::on_validation_model_train);
   if (custom_train) hooks.eval_model_train(stage_);
   else module_mode_.restore(*trainer_.module_);
+  if (verbose && trainer_.is_global_zero())
+    print_results(logged_outputs, fn_ == TrainerFn::kTesting ? "test" : "validate", std::cout);
   return logged_outputs;
+}
+
+int terminal_columns() {
+  // Python's shutil.get_terminal_size(fallback=(120, 30)).columns: $COLUMNS, else the terminal, else 120
+  if (const char* env = std::getenv("COLUMNS")) {
+    int columns = std::atoi(env);
+    if (columns > 0) return columns;
+  }
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 120;
+}
+
+namespace {
+// Python's "{:^N}".format(text) for ASCII/UTF-8 text (width counted in code points).
+std::string centered(const std::string& text, std::size_t width) {
+  std::size_t length = 0;
+  for (unsigned char c : text) length += (c & 0xC0) != 0x80;
+  if (length >= width) return text;
+  std::size_t left = (width - length) / 2;
+  return std::string(left, ' ') + text + std::string(width - length - left, ' ');
+}
+
+std::string rstripped(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string value_text(const torch::Tensor& value) {
+  if (value.numel() != 1) {  // Python prints tensor.tolist()
+    auto flat = value.to(torch::kDouble).flatten().contiguous();
+    return python_repr(c10::IValue(std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel())));
+  }
+  if (value.is_floating_point()) return python_float_repr(value.item<double>());
+  if (value.scalar_type() == torch::kBool) return value.item<bool>() ? "True" : "False";
+  return std::to_string(value.item<int64_t>());
+}
+}  // namespace
+
+void print_results(const std::vector<MetricMap>& results, const std::string& stage, std::ostream& out) {
+  // Lightning 2.2.5's _EvaluationLoop._print_results, the layout it prints when `rich` is not installed
+  std::vector<std::map<std::string, torch::Tensor>> stripped;
+  std::set<std::string> names;
+  for (const auto& result : results) {
+    std::map<std::string, torch::Tensor> metrics;
+    for (const auto& kv : result) {
+      std::string name = kv.first.substr(0, kv.first.find("/dataloader_idx_"));
+      metrics[name] = kv.second;
+      names.insert(name);
+    }
+    stripped.push_back(std::move(metrics));
+  }
+  if (names.empty()) return;
+  std::vector<std::string> headers;
+  for (std::size_t i = 0; i < results.size(); ++i) headers.push_back("DataLoader " + std::to_string(i));
+  const int columns = terminal_columns();
+  std::size_t longest = 0;
+  for (const auto& n : names) longest = std::max(longest, n.size());
+  for (const auto& h : headers) longest = std::max(longest, h.size());
+  const std::size_t width = static_cast<std::size_t>(std::min<double>(std::max<std::size_t>(longest, 25), columns / 2));
+  const std::size_t per_table = std::max<std::size_t>(1, static_cast<std::size_t>((columns - double(width)) / width));
+  std::string bar;
+  for (int i = 0; i < columns; ++i) bar += "\u2500";
+  std::string title = stage + " metric";
+  title[0] = static_cast<char>(std::toupper(title[0]));
+  for (std::size_t first = 0; first < headers.size(); first += per_table) {
+    std::size_t last = std::min(headers.size(), first + per_table);
+    std::string header = centered(title, width);
+    for (std::size_t i = first; i < last; ++i) header += centered(headers[i], width);
+    out << bar << "\n" << rstripped(header) << "\n" << bar << "\n";
+    const std::size_t half = static_cast<std::size_t>(columns / 2);
+    for (const auto& name : names) {
+      std::string values;
+      for (std::size_t i = first; i < last; ++i) {
+        auto it = stripped[i].find(name);
+        values += centered(it == stripped[i].end() ? " " : value_text(it->second), width);
+      }
+      // a name wider than half the terminal is cut into pieces; each piece repeats the values, the rest has none
+      std::string metric = name;
+      if (metric.size() > half) {
+        while (metric.size() > half) {
+          out << rstripped(centered(metric.substr(0, half), width) + values) << "\n";
+          metric = metric.substr(half);
+        }
+        out << rstripped(centered(metric, width) + centered(" ", width)) << "\n";
+      } else {
+        out << rstripped(centered(metric, width) + values) << "\n";
+      }
+    }
+    out << bar << std::endl;
+  }
 }
 
 void EvaluationLoop::evaluation_step(const Batch& raw, int64_t batch_idx, int64_t dataloader_idx) {

@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
-#include "../../examples/main_job.hpp"
+#include "volt/cli.hpp"
+#include "volt/datasets/fashion_mnist.hpp"
 #include "support/boring.hpp"
 
 using namespace volt;
@@ -149,17 +151,39 @@ TEST(FashionMNISTDataModule, RealTestSetIfInstalled) {
   EXPECT_TRUE(histogram.equal(torch::full({10}, 1000, torch::kLong))) << histogram;
 }
 
-// The main job's code path (examples/main_job.hpp): data module, CNN, callbacks, OneCycleLR, test on "best".
-TEST(MainJob, OneEpochOnSyntheticData) {
+// The main job's config (examples/fashion_mnist/config.yaml, what `make run` gives the volt command), run as
+// shipped on a tiny synthetic dataset: fit, then test on the last checkpoint.
+TEST(MainJob, TheShippedConfigFitsAndTestsOnSyntheticData) {
   torch::manual_seed(2);
-  main_job::Config c;
-  c.data_dir = synthetic_dir("main_job_data", 200, 50);
-  c.root_dir = fresh_dir("main_job_run");
-  c.epochs = 1, c.batch_size = 16, c.val_size = 40, c.limit_train_batches = 4, c.progress_bar = false;
-  auto r = main_job::run(c);
-  EXPECT_EQ(r.epochs_run, 1);
-  EXPECT_NE(r.best_model_path.find("val_acc="), std::string::npos) << r.best_model_path;
-  EXPECT_TRUE(fs::exists(r.best_model_path));
-  EXPECT_GE(r.test_acc, 0.0);
-  EXPECT_LE(r.test_acc, 1.0);
+  std::string data = fs::absolute(synthetic_dir("main_job_data", 200, 50)).string();
+  std::string config = std::string(VOLT_SOURCE_DIR) + "/examples/fashion_mnist/config.yaml";
+  std::string run_dir = fs::absolute(fresh_dir("main_job_run")).string();
+  fs::path cwd = fs::current_path();
+  fs::current_path(run_dir);  // the config's paths (runs/fashion_mnist/...) are relative
+  std::ostringstream out, err;
+  int fit = run_cli({"fit", "--config", config, "--data.data_dir=" + data, "--data.val_size=40",
+                     "--data.batch_size=16", "--trainer.max_epochs=1", "--trainer.limit_train_batches=4",
+                     "--trainer.enable_progress_bar=false"}, out, err);
+  ::testing::internal::CaptureStdout();
+  int test = run_cli({"test", "--config", config, "--data.data_dir=" + data, "--trainer.enable_progress_bar=false",
+                      "--ckpt_path=last"}, out, err);
+  std::string printed = ::testing::internal::GetCapturedStdout();
+  fs::current_path(cwd);
+  ASSERT_EQ(fit, 0) << err.str();
+  ASSERT_EQ(test, 0) << err.str();
+  EXPECT_NE(printed.find("test_acc"), std::string::npos) << printed;
+  const std::string runs = run_dir + "/runs/fashion_mnist";
+  EXPECT_TRUE(fs::exists(runs + "/checkpoints/last.ckpt"));
+  EXPECT_TRUE(fs::exists(runs + "/csv/version_0/metrics.csv"));
+  EXPECT_TRUE(fs::exists(runs + "/tensorboard/version_0/config.yaml"));
+  EXPECT_TRUE(fs::exists(runs + "/tensorboard/version_1/config.yaml"));  // the test run's own version
+  bool events = false;
+  for (const auto& e : fs::directory_iterator(runs + "/tensorboard/version_0"))
+    events |= e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_TRUE(events);
+  // the checkpoint callback monitored val_acc and kept its best file next to last.ckpt
+  int best = 0;
+  for (const auto& e : fs::directory_iterator(runs + "/checkpoints"))
+    best += e.path().filename().string().rfind("epoch=0-val_acc=", 0) == 0;
+  EXPECT_EQ(best, 1);
 }

@@ -24,6 +24,11 @@ class ModuleMode {
   std::vector<bool> flags_;  // root first, then named_modules() order
 };
 
+/// Lightning's results table after trainer.validate/test (its layout without `rich`): one row per metric, one
+/// column per dataloader, sized to the terminal (COLUMNS, else the terminal, else 120 columns).
+void print_results(const std::vector<MetricMap>& results, const std::string& stage, std::ostream& out);
+int terminal_columns();
+
 /// Validation (inside fit or alone) and test.
 class EvaluationLoop {
  public:
@@ -42,6 +47,8 @@ class EvaluationLoop {
   ResultCollection results{false};
   bool restarting = false;
   bool has_run = false;
+  /// Print the results table at the end (trainer.validate/test's verbose=True).
+  bool verbose = false;
   std::vector<int64_t> limited_batches;   // per dataloader, limit applied (not the sanity limit)
   std::vector<int64_t> sanity_batches;    // per dataloader while sanity checking
 
@@ -104,6 +111,7 @@ class FitLoop {
   bool done() const;
   bool can_stop_early() const;
   void setup_data();
+  bool data_ready() const { return data_ready_; }
   StateDict state_dict() const;
   /// Loads progress and sets `restarting` as Lightning's fit-loop setter does.
   void load_state_dict(const StateDict& state, const std::string& where);
