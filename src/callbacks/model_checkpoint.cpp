@@ -335,7 +335,7 @@ std::string ModelCheckpoint::resolve_ckpt_dir(const Trainer& trainer) const {
 }
 
 void ModelCheckpoint::setup(Trainer& trainer, Module&, const std::string& stage) {
-  dirpath_ = resolve_ckpt_dir(trainer);  // broadcast from rank 0 in Lightning: one process here
+  dirpath_ = trainer.strategy().broadcast(resolve_ckpt_dir(trainer), 0);  // rank 0's directory for every rank
   std::error_code ec;
   if (trainer.is_global_zero() && stage == "fit" && options_.save_top_k != 0 && fs::is_directory(dirpath_, ec) &&
       !fs::is_empty(dirpath_, ec))
