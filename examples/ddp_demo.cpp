@@ -2,14 +2,15 @@
 // (Gloo over loopback). The same binary runs under torchrun or srun, and on several nodes (docs/distributed.md).
 // The tests drive it too: --mode picks a scenario and --out a directory where every rank writes what it saw.
 //
-//   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail] [--out=DIR]
-//            [--timeout_s=S]
+//   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail|hang]
+//            [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
 #include <volt/volt.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -45,8 +46,10 @@ class Regression : public volt::Module {
   }
   volt::StepOutput training_step(const volt::Batch& batch, int64_t batch_idx) override {
     auto xy = batch.toTupleRef().elements();
-    if (mode_ == "fail" && trainer().global_rank() == 1 && trainer().current_epoch() == 1 && batch_idx == 1)
+    const bool rank1_second_epoch = trainer().global_rank() == 1 && trainer().current_epoch() == 1 && batch_idx == 1;
+    if (mode_ == "fail" && rank1_second_epoch)
       throw std::runtime_error("ddp_demo: rank 1 fails on purpose in training_step");
+    if (mode_ == "hang" && rank1_second_epoch) std::this_thread::sleep_for(std::chrono::minutes(2));
     auto loss = torch::mse_loss(fc2->forward(torch::relu(fc1->forward(xy[0].toTensor()))), xy[1].toTensor());
     volt::LogOptions synced;
     synced.sync_dist = true;
@@ -121,7 +124,9 @@ int main(int argc, char** argv) {
   ddp.timeout = std::chrono::seconds(std::stoi(args.count("timeout_s") ? args["timeout_s"] : "60"));
   if (mode != "single") options.strategy = std::make_shared<volt::DDPStrategy>(ddp);
   // volt's launcher: in the process the user started, run one process per device and return their exit code
-  if (auto code = volt::launch_processes(options)) return *code;
+  volt::LaunchOptions launch;
+  if (args.count("kill_after_s")) launch.kill_after = std::chrono::seconds(std::stoi(args["kill_after_s"]));
+  if (auto code = volt::launch_processes(options, launch)) return *code;
 
   torch::set_num_threads(1);
   options.max_epochs = std::stoi(args.count("max_epochs") ? args["max_epochs"] : "3");
