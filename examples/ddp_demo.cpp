@@ -3,7 +3,7 @@
 // The tests drive it too: --mode picks a scenario and --out a directory where every rank writes what it saw.
 //
 //   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail|hang]
-//            [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
+//            [--accumulate=K] [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
 #include <volt/volt.hpp>
 
 #include <filesystem>
@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
 
   torch::set_num_threads(1);
   options.max_epochs = std::stoi(args.count("max_epochs") ? args["max_epochs"] : "3");
+  options.accumulate_grad_batches = std::stoi(args.count("accumulate") ? args["accumulate"] : "1");
   options.enable_progress_bar = true;
   options.num_sanity_val_steps = 0;
   options.default_root_dir = out.string();
