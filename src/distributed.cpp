@@ -237,6 +237,7 @@ void report_failure(const std::string& what) {
   g.broken = true;
   g.failure = "rank " + std::to_string(g.options.rank) + " failed: " + what;
   try {
+    if (g.store->check({kFailedKey})) return;  // another rank failed first: its report stands
     g.store->set(kFailedKey, std::vector<uint8_t>(g.failure.begin(), g.failure.end()));
     g.store->check({kFailedKey});  // a round trip: the value has reached the store before this process exits
   } catch (const std::exception&) {
