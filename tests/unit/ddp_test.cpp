@@ -102,8 +102,19 @@ ProcessResult finish(const Process& p, std::chrono::seconds timeout = 60s) {
 
 std::string demo() { return std::string(VOLT_EXAMPLES_DIR) + "/ddp_demo"; }
 
+fs::path test_root() { return fs::temp_directory_path() / ("volt_ddp_test_" + std::to_string(::getpid())); }
+
+// Removes this process's run directories after the last test.
+struct RemoveRunDirectories : ::testing::Environment {
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(test_root(), ec);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kCleanup = ::testing::AddGlobalTestEnvironment(new RemoveRunDirectories);
+
 fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("volt_ddp_test_" + std::to_string(::getpid())) / name;
+  fs::path dir = test_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
