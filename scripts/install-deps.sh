@@ -5,6 +5,7 @@ set -euo pipefail
 PACKAGES=(
   g++ make cmake ninja-build
   libtorch-dev libopenblas0-openmp
+  libgloo-dev              # headers of the Gloo transport behind c10d's ProcessGroupGloo (DDP)
   libgtest-dev
   zlib1g-dev               # reads the gzip'd IDX files of the datasets
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev

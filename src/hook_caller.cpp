@@ -1,6 +1,7 @@
 // Every hook volt fires, in Lightning's order (spec §1.3, §2). Read top to bottom next to the spec's sequence.
 #include "volt/detail/hook_caller.hpp"
 
+#include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/serialization/python_repr.hpp"
@@ -47,6 +48,7 @@ auto HookCaller::module(const char* hook, F&& call) {
 std::vector<CallbackPtr> HookCaller::configure_callbacks() { return VOLT_MODULE(configure_callbacks); }
 
 void HookCaller::prepare_data() {
+  if (trainer_.local_rank() != 0) return;  // Lightning's prepare_data_per_node: local rank 0 of each node
   if (auto* dm = trainer_.datamodule_) dm->prepare_data();
   VOLT_MODULE(prepare_data);
 }
@@ -156,6 +158,9 @@ void HookCaller::backward(const torch::Tensor& loss) {
   VOLT_CALLBACKS(on_before_backward, loss);
   VOLT_MODULE(on_before_backward, loss);
   VOLT_MODULE(backward, loss);
+  // DDP averages the gradients before on_after_backward sees them, except inside an accumulation window
+  if (!lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate())
+    trainer_.strategy_->reduce_gradients(lm());
   VOLT_CALLBACKS(on_after_backward);
   VOLT_MODULE(on_after_backward);
 }

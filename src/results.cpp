@@ -4,6 +4,7 @@
 #include <limits>
 #include <set>
 
+#include "volt/distributed.hpp"
 #include "volt/error.hpp"
 #include "volt/logging.hpp"
 
@@ -107,7 +108,7 @@ void ResultMetric::update(const torch::Tensor& v, int64_t batch_size) {
                         ? v
                         : v.to(torch::kFloat);
   if (*options.on_step) {
-    forward_cache = x.clone();
+    forward_cache = syncs() ? distributed::detail::sync_tensor(x, options.reduce_fx) : x.clone();
     if (!*options.on_epoch) {
       value = forward_cache;
       return;
@@ -128,6 +129,13 @@ void ResultMetric::update(const torch::Tensor& v, int64_t batch_size) {
 }
 
 torch::Tensor ResultMetric::compute() {
+  if (!computed.defined() && syncs()) {  // log(sync_dist=true): reduce the accumulation over the ranks
+    auto total = distributed::detail::sync_tensor(value, options.reduce_fx);
+    if (options.reduce_fx == "mean")
+      total = total / distributed::detail::sync_tensor(torch::tensor(cumulated_batch_size, torch::kDouble), "mean")
+                          .item<double>();
+    computed = total.to(value.scalar_type());
+  }
   if (!computed.defined())
     computed = options.reduce_fx == "mean" ? value / cumulated_batch_size : value.clone();
   return computed;

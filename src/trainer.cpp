@@ -23,6 +23,7 @@
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/plugins.hpp"
+#include "volt/strategies/strategy.hpp"
 
 namespace volt {
 
@@ -143,6 +144,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     VOLT_CHECK(o.accelerator == "cpu" || o.accelerator == "auto", "Trainer(accelerator='", o.accelerator,
                "') is not known; use 'cpu', 'cuda' or 'auto'");
   }
+
+  strategy_ = make_strategy(o);
 
   // Callback list (spec §5): user callbacks, then the defaults the flags ask for.
   for (const auto& cb : o.callbacks)
@@ -298,6 +301,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
         max_epochs_ = -1;
       }
     }
+    strategy_->setup_environment();
     if (options_.seed) torch::manual_seed(*options_.seed);
     if (options_.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
     attach_model_callbacks();
@@ -311,6 +315,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     module.to(device_);
     if (fn == TrainerFn::kFitting) {
       setup_optimizers();
+      strategy_->setup(module, optimizers_);  // DDP: every rank starts from rank 0's weights
       hooks_->fit_start();
     }
     for (const auto& logger : loggers())
@@ -338,6 +343,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     return results;
   } catch (const std::exception& error) {
     status_ = "interrupted";
+    strategy_->on_exception(error);  // DDP: tell the other ranks, so they fail instead of waiting
     hooks_->exception(error);  // an exception from on_exception itself propagates, as in Lightning
     teardown_internal();
     running_ = validating_ = sanity_checking_ = false;
@@ -345,6 +351,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
   } catch (...) {
     // Not a std::exception (e.g. a thrown int): callbacks still hear of it, through a stand-in.
     status_ = "interrupted";
+    strategy_->on_exception(Error("a non-standard exception (not derived from std::exception) was thrown"));
     hooks_->exception(Error("a non-standard exception (not derived from std::exception) was thrown"));
     teardown_internal();
     running_ = validating_ = sanity_checking_ = false;
@@ -482,7 +489,7 @@ void Trainer::setup_optimizers() {
 std::shared_ptr<DataLoader> Trainer::request_dataloader(const std::string& kind) {
   const auto& d = *data_;
   auto given = kind == "train" ? d.train : kind == "val" ? d.val : kind == "test" ? d.test : d.predict;
-  return given ? given : hooks_->request_dataloader(kind);
+  return strategy_->process_dataloader(given ? given : hooks_->request_dataloader(kind), kind);
 }
 
 bool Trainer::enable_validation() const {
@@ -560,8 +567,10 @@ const std::vector<std::vector<std::vector<int64_t>>>& Trainer::predict_epoch_bat
 }
 const std::vector<IValue>& Trainer::predict_predictions() const { return predict_loop_->predictions; }
 
-void Trainer::barrier(const std::string&) const {}
-bool Trainer::reduce_boolean_decision(bool decision, bool) const { return decision; }
+void Trainer::barrier(const std::string& name) const { strategy_->barrier(name); }
+bool Trainer::reduce_boolean_decision(bool decision, bool all) const {
+  return strategy_->reduce_boolean_decision(decision, all);
+}
 bool Trainer::received_signal() const { return g_received_signal.load() != 0; }
 
 // ---- logger connector ---------------------------------------------------------------------------------------------

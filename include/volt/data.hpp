@@ -55,6 +55,7 @@ class TensorDataLoader : public DataLoader {
   void load_state_dict(const StateDict& state) override;
   int64_t num_samples() const { return num_samples_; }
   const DataLoaderOptions& options() const { return options_; }
+  const std::vector<torch::Tensor>& tensors() const { return tensors_; }
 
  private:
   std::vector<torch::Tensor> tensors_;

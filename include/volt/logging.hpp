@@ -53,6 +53,8 @@ struct ResultMetric {
   bool has_reset = false;
 
   bool forked() const { return *options.on_step && *options.on_epoch; }
+  /// log(sync_dist=true) outside rank_zero_only: values are reduced over the ranks.
+  bool syncs() const { return options.sync_dist && !options.rank_zero_only; }
   std::string forked_name(bool on_step) const;
   void update(const torch::Tensor& v, int64_t batch_size);
   torch::Tensor compute();

@@ -14,6 +14,7 @@
 #include "volt/logging.hpp"
 #include "volt/module.hpp"
 #include "volt/state.hpp"
+#include "volt/strategies/strategy.hpp"
 #include "volt/timedelta.hpp"
 
 namespace volt {
@@ -97,6 +98,14 @@ struct TrainerOptions {
   int64_t fast_dev_run = 0;
   /// "cpu", "cuda" or "auto".
   std::string accelerator = "cpu";
+  /// Processes per node (one per device); more than 1 needs the DDP strategy and a launch (volt::launch_processes,
+  /// torchrun or SLURM; see docs/distributed.md).
+  int devices = 1;
+  int num_nodes = 1;
+  /// "auto", "single_device", "ddp", or a configured instance such as std::make_shared<DDPStrategy>(DDPOptions{}).
+  StrategyArg strategy = "auto";
+  /// Under DDP, give each rank its own shard of the train/val/test loaders (Lightning's DistributedSampler).
+  bool use_distributed_sampler = true;
   /// validate/test/predict under torch::InferenceMode (false: NoGradGuard).
   bool inference_mode = true;
   /// Turns off checkpointing, progress bar, model summary, logging and the sanity check.
@@ -216,10 +225,13 @@ class Trainer {
   const std::string& ckpt_path() const { return ckpt_path_; }
 
   // ---- distributed helpers (single process: identity) ---------------------------------------------------------
-  int global_rank() const { return 0; }
-  int local_rank() const { return 0; }
-  int world_size() const { return 1; }
+  int global_rank() const { return strategy_->global_rank(); }
+  int local_rank() const { return strategy_->local_rank(); }
+  int node_rank() const { return strategy_->node_rank(); }
+  int world_size() const { return strategy_->world_size(); }
   bool is_global_zero() const { return global_rank() == 0; }
+  /// The strategy: collectives for callbacks (broadcast, reduce, barrier), rank information.
+  Strategy& strategy() const { return *strategy_; }
   void barrier(const std::string& name = "") const;
   bool reduce_boolean_decision(bool decision, bool all = true) const;
 
@@ -266,6 +278,7 @@ class Trainer {
   detail::Metrics live_metrics();
 
   TrainerOptions options_;
+  std::shared_ptr<Strategy> strategy_;
   std::vector<CallbackPtr> callbacks_;
   std::unique_ptr<detail::HookCaller> hooks_;
   std::unique_ptr<detail::FitLoop> fit_loop_;

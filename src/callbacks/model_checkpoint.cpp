@@ -335,7 +335,7 @@ std::string ModelCheckpoint::resolve_ckpt_dir(const Trainer& trainer) const {
 }
 
 void ModelCheckpoint::setup(Trainer& trainer, Module&, const std::string& stage) {
-  dirpath_ = resolve_ckpt_dir(trainer);  // broadcast from rank 0 in Lightning: one process here
+  dirpath_ = trainer.strategy().broadcast(resolve_ckpt_dir(trainer), 0);  // rank 0's directory for every rank
   std::error_code ec;
   if (trainer.is_global_zero() && stage == "fit" && options_.save_top_k != 0 && fs::is_directory(dirpath_, ec) &&
       !fs::is_empty(dirpath_, ec))
@@ -556,13 +556,13 @@ void ModelCheckpoint::update_best_and_save(torch::Tensor current, Trainer& train
     remove_checkpoint(trainer, del_filepath);
 }
 
-std::string ModelCheckpoint::metric_interpolated_filepath(const MetricMap& candidates, Trainer& /*trainer*/,
+std::string ModelCheckpoint::metric_interpolated_filepath(const MetricMap& candidates, Trainer& trainer,
                                                           const std::string& del_filepath) const {
   std::string filepath = format_checkpoint_name(candidates);
   if (options_.enable_version_counter) {
     int64_t version = starting_version;
-    // file_exists: rank 0 looks, the answer is broadcast
-    while (fs::exists(filepath) && filepath != del_filepath)
+    // file_exists (Lightning 2.2): rank 0 looks, the answer is broadcast, so every rank picks the same name
+    while (trainer.strategy().broadcast(fs::exists(filepath), 0) && filepath != del_filepath)
       filepath = format_checkpoint_name(candidates, "", version++);
   }
   return filepath;
@@ -573,7 +573,7 @@ void ModelCheckpoint::save_last_checkpoint(Trainer& trainer, const MetricMap& ca
   std::string filepath = format_checkpoint_name(candidates, checkpoint_name_last);
   if (options_.enable_version_counter) {
     int64_t version = starting_version;
-    while (fs::exists(filepath) && filepath != last_model_path_)
+    while (trainer.strategy().broadcast(fs::exists(filepath), 0) && filepath != last_model_path_)
       filepath = format_checkpoint_name(candidates, checkpoint_name_last, version++);
   }
   // the last model path is set before saving because it is part of the state

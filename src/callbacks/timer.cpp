@@ -93,7 +93,8 @@ void Timer::on_train_epoch_end(Trainer& trainer, Module&) {
 }
 
 void Timer::check_time_remaining(Trainer& trainer) {
-  const bool should_stop = time_elapsed() >= *duration_;  // rank 0's decision is broadcast in Lightning
+  // rank 0's clock decides for every rank (Lightning broadcasts it), so all ranks stop after the same batch
+  const bool should_stop = trainer.strategy().broadcast(time_elapsed() >= *duration_, 0);
   trainer.should_stop = trainer.should_stop || should_stop;
   if (should_stop && verbose_) {
     const auto seconds = static_cast<int64_t>(time_elapsed("train"));  // int() truncates

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "volt/distributed.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/serialization/python_repr.hpp"
@@ -227,6 +228,7 @@ void CSVLogger::ensure_experiment() {
 }
 
 void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, int64_t step) {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   ensure_experiment();
   Row row;
   for (const auto& kv : metrics) {
@@ -244,11 +246,13 @@ void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, int64_
 }
 
 void CSVLogger::log_hyperparams(const StateDict& params) {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   ensure_experiment();
   for (const auto& kv : params) hparams_.set(kv.key().toStringRef(), kv.value());
 }
 
 void CSVLogger::save() {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   ensure_experiment();
   fs::path dir = log_dir();
   write_file_atomically((dir / kHparamsFile).string(), hparams_to_yaml(hparams_));
@@ -290,6 +294,7 @@ void CSVLogger::save() {
 }
 
 void CSVLogger::finalize(const std::string& status) {
+  if (distributed::global_rank() != 0) return;
   // Lightning: nothing was logged -> no experiment to save
   if (!experiment_) return;
   (void)status;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "volt/distributed.hpp"
 #include "volt/loggers/csv_logger.hpp"
 
 namespace fs = std::filesystem;
@@ -189,6 +190,7 @@ void TensorBoardLogger::write_event(const std::string& event) {
 }
 
 void TensorBoardLogger::log_metrics(const std::map<std::string, double>& metrics, int64_t step) {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   ensure_writer();  // first, so the file_version record is never later than the first metric
   double t = now_seconds();
   for (const auto& kv : metrics) {
@@ -198,11 +200,13 @@ void TensorBoardLogger::log_metrics(const std::map<std::string, double>& metrics
 }
 
 void TensorBoardLogger::log_hyperparams(const StateDict& params) {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   for (const auto& kv : params) hparams_.set(kv.key().toStringRef(), kv.value());
   if (options_.default_hp_metric) log_metrics({{"hp_metric", -1.0}}, 0);
 }
 
 void TensorBoardLogger::save() {
+  if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   if (out_.is_open()) out_.flush();
   fs::path dir = log_dir();
   fs::path file = dir / kHparamsFile;
@@ -212,6 +216,7 @@ void TensorBoardLogger::save() {
 }
 
 void TensorBoardLogger::finalize(const std::string&) {
+  if (distributed::global_rank() != 0) return;
   if (!out_.is_open()) return;
   save();
   out_.close();
