@@ -15,6 +15,7 @@
 #include "volt/loggers/tensorboard_logger.hpp"
 #include "volt/messages.hpp"
 #include "volt/plugins.hpp"
+#include "volt/strategies/launcher.hpp"
 #include "volt/registry.hpp"
 
 namespace fs = std::filesystem;
@@ -263,6 +264,16 @@ TrainerOptions trainer_options(const YAML::Node& node, YAML::Node& shown) {
     }
   }
   o.accelerator = a.get("accelerator", o.accelerator);
+  {  // devices: an int, or "auto" (one device on CPU)
+    YAML::Node devices = a.raw("devices", YAML::Node(o.devices));
+    if (devices.IsDefined() && !devices.IsNull()) {
+      if (devices.IsScalar() && devices.Scalar() == "auto") o.devices = 1;
+      else o.devices = yaml_as<int>(devices, a.path_of("devices"));
+    }
+  }
+  o.num_nodes = a.get("num_nodes", o.num_nodes);
+  o.strategy = a.get("strategy", o.strategy.name);
+  o.use_distributed_sampler = a.get("use_distributed_sampler", o.use_distributed_sampler);
   o.inference_mode = a.get("inference_mode", o.inference_mode);
   o.barebones = a.get("barebones", o.barebones);
   YAML::Node callbacks_shown, loggers_shown;
@@ -422,6 +433,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return 2;
   }
   try {
+    // devices > 1 with DDP: this process becomes the launcher of one process per device (each runs this same
+    // command line and trains as one rank), as Lightning's subprocess launcher does
+    if (auto status = launch_processes(run.trainer->options())) return *status;
     if (run.seed) rank_zero_info("Seed set to " + std::to_string(*run.seed));
     Trainer& trainer = *run.trainer;
     if (run.subcommand == "fit") trainer.fit(*run.model, run.datamodule.get(), run.ckpt_path);

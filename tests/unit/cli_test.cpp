@@ -347,6 +347,20 @@ TEST(CliProgram, TheVoltCommandExitsNonZeroOnBadConfigsAndRunsGoodOnes) {
   EXPECT_NE(out.find("[monitor plugin from-config] fit ended at epoch 1, step 3"), std::string::npos) << out;
   EXPECT_TRUE(fs::exists(dir + "/run/lightning_logs/version_0/checkpoints/epoch=0-step=3.ckpt"));
   EXPECT_TRUE(fs::exists(dir + "/run/lightning_logs/version_0/config.yaml"));
+
+  // --trainer.devices=2 --trainer.strategy=ddp: the command launches two ranks itself; rank 0 alone writes
+  cmd = "cd '" + dir + "' && '" + volt + "' fit --config good.yaml --trainer.devices=2 --trainer.strategy=ddp "
+        "--trainer.default_root_dir=ddp --trainer.logger.init_args.save_dir=ddp --trainer.callbacks=[] "
+        "> ddp_out.txt 2> ddp_err.txt";
+  status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(dir + "/ddp_err.txt");
+  // each rank trains 3 batches of its half of the data; one checkpoint file for both
+  EXPECT_TRUE(fs::exists(dir + "/ddp/lightning_logs/version_0/checkpoints/epoch=0-step=3.ckpt"))
+      << read_file(dir + "/ddp_out.txt") << read_file(dir + "/ddp_err.txt");
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/ddp/lightning_logs/version_0/checkpoints")) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
 }
 
 TEST(Registry, NamesResolveWithOrWithoutAPackagePrefix) {
