@@ -342,6 +342,7 @@ PeriodicCallback::PeriodicCallback(Interval interval, std::shared_ptr<Context> c
 
 std::string PeriodicCallback::str() const {
   if (!name().empty()) return name();
+  if (interval_.empty()) return class_name();
   return class_name() + "(" + interval_.verbose_string() + ")";
 }
 
