@@ -239,6 +239,7 @@ void Trainer::restore_modules_and_callbacks(const std::string& path) {
         as_state(checkpoint.at(datamodule_->class_name()), "checkpoint '" + path + "' key '" + datamodule_->class_name() + "'"));
   if (fn_ == TrainerFn::kFitting && checkpoint.contains("callbacks"))
     hooks_->callbacks_load_checkpoint(checkpoint, require_dict(checkpoint, "callbacks", path));
+  if (fn_ == TrainerFn::kFitting) hooks_->callbacks_resume_from_checkpoint(path);  // ksuit: large files last
 }
 
 void Trainer::restore_training_state() {

@@ -3,6 +3,7 @@
 
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
+#include "volt/ksuit/resume_hook.hpp"
 #include "volt/messages.hpp"
 #include "volt/serialization/python_repr.hpp"
 
@@ -310,6 +311,13 @@ void HookCaller::callbacks_load_checkpoint(StateDict& checkpoint, const StateDic
     StateDict copy = as_state(state, "checkpoint['callbacks']['" + cb->state_key() + "']").copy();
     if (!copy.empty()) cb->load_state_dict(copy);
   }
+}
+
+void HookCaller::callbacks_resume_from_checkpoint(const std::string& ckpt_path) {
+  CurrentHook current(lm().current_fx_, "resume_from_checkpoint");
+  for (const auto& cb : trainer_.callbacks_)
+    if (auto* hook = dynamic_cast<ksuit::ResumeFromCheckpointHook*>(cb.get()))
+      hook->on_resume_from_checkpoint(trainer_, lm(), ckpt_path);
 }
 
 }  // namespace volt::detail

@@ -21,6 +21,7 @@
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
+#include "volt/ksuit/metric_properties.hpp"
 #include "volt/messages.hpp"
 #include "volt/plugins.hpp"
 #include "volt/strategies/strategy.hpp"
@@ -104,7 +105,8 @@ void validate_state_keys(const std::vector<CallbackPtr>& callbacks) {
 
 // ---- construction -------------------------------------------------------------------------------------------------
 
-Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
+Trainer::Trainer(TrainerOptions options)
+    : options_(std::move(options)), metric_properties_(std::make_shared<ksuit::MetricPropertyProvider>()) {
   auto& o = options_;
   if (o.barebones) {
     o.enable_checkpointing = o.enable_progress_bar = o.enable_model_summary = false;
@@ -202,6 +204,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
 }
 
 Trainer::~Trainer() = default;
+
+std::shared_ptr<DataLoader> Trainer::train_dataloader() const { return fit_loop_ ? fit_loop_->train_loader : nullptr; }
 
 // ---- entry points ---------------------------------------------------------------------------------------------
 

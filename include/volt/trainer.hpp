@@ -30,6 +30,9 @@ class ResultCollection;
 
 class Checkpoint;
 class ModelCheckpoint;
+namespace ksuit {
+class MetricPropertyProvider;
+}
 class ProgressBar;
 
 /// A batch limit as Lightning takes it: an int is a count of batches, a double is a fraction of the loader.
@@ -223,6 +226,12 @@ class Trainer {
   bool validation_has_run() const;
   /// The path given to the running fit/validate/test/predict as ckpt_path, resolved.
   const std::string& ckpt_path() const { return ckpt_path_; }
+  /// The training dataloader of the running fit (Lightning's `trainer.train_dataloader`), or nullptr.
+  std::shared_ptr<DataLoader> train_dataloader() const;
+  /// Whether higher or lower is better per metric key (ksuit's MetricPropertyProvider): `mode="auto"` of
+  /// ModelCheckpoint/EarlyStopping and the ksuit callbacks ask it. Register patterns before fit.
+  ksuit::MetricPropertyProvider& metric_properties() const { return *metric_properties_; }
+  const std::shared_ptr<ksuit::MetricPropertyProvider>& metric_properties_ptr() const { return metric_properties_; }
 
   // ---- distributed helpers (single process: identity) ---------------------------------------------------------
   int global_rank() const { return strategy_->global_rank(); }
@@ -308,6 +317,7 @@ class Trainer {
   MetricMap callback_metrics_, logged_metrics_, progress_bar_metrics_;
   const Batch* current_batch_ = nullptr;
   std::optional<int64_t> current_batch_size_;
+  std::shared_ptr<ksuit::MetricPropertyProvider> metric_properties_;
 };
 
 }  // namespace volt

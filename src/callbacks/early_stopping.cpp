@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "volt/error.hpp"
+#include "volt/ksuit/metric_properties.hpp"
 #include "volt/messages.hpp"
 #include "volt/serialization/python_format.hpp"
 #include "volt/serialization/python_repr.hpp"
@@ -21,11 +22,17 @@ const char* order(const std::string& mode) { return mode == "min" ? "<" : ">"; }
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)), patience_(options_.patience),
       check_on_train_epoch_end_(options_.check_on_train_epoch_end) {
-  if (options_.mode != "min" && options_.mode != "max")
-    throw MisconfigurationError("`mode` can be min, max, got " + options_.mode);
+  // "auto" (volt): setup asks trainer.metric_properties() for min or max
+  if (options_.mode != "min" && options_.mode != "max" && options_.mode != "auto")
+    throw MisconfigurationError("`mode` can be min, max, got " + options_.mode);  // Lightning's text
+  if (options_.mode != "auto") init_mode(options_.mode);
+}
+
+void EarlyStopping::init_mode(const std::string& mode) {
+  mode_ = mode;
   // `self.min_delta *= 1 if self.monitor_op == torch.gt else -1`
-  min_delta_ = options_.mode == "max" ? options_.min_delta : options_.min_delta * -1;
-  best_score_ = torch::tensor(options_.mode == "min" ? INFINITY : -INFINITY);
+  min_delta_ = mode_ == "max" ? options_.min_delta : options_.min_delta * -1;
+  best_score_ = torch::tensor(mode_ == "min" ? INFINITY : -INFINITY);
 }
 
 namespace {
@@ -69,6 +76,9 @@ void EarlyStopping::load_state_dict(const StateDict& state) {
 }
 
 void EarlyStopping::setup(Trainer& trainer, Module&, const std::string&) {
+  if (mode_ == "auto")
+    init_mode(trainer.metric_properties().mode_for(options_.monitor, "EarlyStopping(monitor='" + options_.monitor +
+                                                                         "', mode='auto')"));
   if (check_on_train_epoch_end_) return;
   // `trainer.val_check_interval == 1.0 and trainer.check_val_every_n_epoch == 1` (the int 1 equals 1.0 too)
   const auto& interval = trainer.options().val_check_interval;
@@ -116,12 +126,12 @@ void EarlyStopping::run_early_stopping_check(Trainer& trainer) {
 }
 
 bool EarlyStopping::monitor_op(const torch::Tensor& a, const torch::Tensor& b) const {
-  return (options_.mode == "min" ? torch::lt(a, b) : torch::gt(a, b)).item<bool>();
+  return (mode_ == "min" ? torch::lt(a, b) : torch::gt(a, b)).item<bool>();
 }
 
 bool EarlyStopping::monitor_op(const torch::Tensor& a, double b) const {
   // a Python float against a tensor: a wrapped scalar, compared in the tensor's type category
-  return (options_.mode == "min" ? torch::lt(a, b) : torch::gt(a, b)).item<bool>();
+  return (mode_ == "min" ? torch::lt(a, b) : torch::gt(a, b)).item<bool>();
 }
 
 std::pair<bool, std::optional<std::string>> EarlyStopping::evaluate_stopping_criteria(const torch::Tensor& current) {
@@ -133,12 +143,12 @@ std::pair<bool, std::optional<std::string>> EarlyStopping::evaluate_stopping_cri
   }
   if (options_.stopping_threshold &&
       monitor_op(current, *options_.stopping_threshold)) {
-    return {true, "Stopping threshold reached: " + m + " = " + str(current) + " " + order(options_.mode) + " " +
+    return {true, "Stopping threshold reached: " + m + " = " + str(current) + " " + order(mode_) + " " +
                       python_float_repr(*options_.stopping_threshold) + ". Signaling Trainer to stop."};
   }
   if (options_.divergence_threshold &&
       monitor_op(-current, -*options_.divergence_threshold)) {
-    return {true, "Divergence threshold reached: " + m + " = " + str(current) + " " + order(options_.mode) + " " +
+    return {true, "Divergence threshold reached: " + m + " = " + str(current) + " " + order(mode_) + " " +
                       python_float_repr(*options_.divergence_threshold) + ". Signaling Trainer to stop."};
   }
   if (monitor_op(current - min_delta_, best_score_.to(current.device()))) {

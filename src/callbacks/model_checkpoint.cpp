@@ -13,6 +13,7 @@
 #include <set>
 
 #include "volt/error.hpp"
+#include "volt/ksuit/metric_properties.hpp"
 #include "volt/messages.hpp"
 #include "volt/serialization/python_format.hpp"
 #include "volt/serialization/python_repr.hpp"
@@ -212,8 +213,11 @@ SaveLast::SaveLast(const char* mode) : mode_(kLink) {
 ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options) : options_(std::move(options)) {
   auto& o = options_;
   // __init_monitor_mode
-  if (o.mode != "min" && o.mode != "max") throw MisconfigurationError("`mode` can be min, max but got " + o.mode);
-  kth_value_ = torch::tensor(o.mode == "min" ? INFINITY : -INFINITY);
+  // "auto" (volt): setup asks trainer.metric_properties() for min or max; the error keeps Lightning's text
+  if (o.mode != "min" && o.mode != "max" && o.mode != "auto")
+    throw MisconfigurationError("`mode` can be min, max but got " + o.mode);
+  mode_ = o.mode == "auto" && !o.monitor ? "min" : o.mode;  // without a monitor the mode does not matter
+  if (mode_ != "auto") kth_value_ = torch::tensor(mode_ == "min" ? INFINITY : -INFINITY);
   // __init_ckpt_dir
   if (!o.dirpath.empty()) dirpath_ = realpath(expand_user(o.dirpath));
   // __init_triggers
@@ -335,6 +339,11 @@ std::string ModelCheckpoint::resolve_ckpt_dir(const Trainer& trainer) const {
 }
 
 void ModelCheckpoint::setup(Trainer& trainer, Module&, const std::string& stage) {
+  if (mode_ == "auto") {
+    mode_ = trainer.metric_properties().mode_for(*options_.monitor,
+                                                 "ModelCheckpoint(monitor='" + *options_.monitor + "', mode='auto')");
+    kth_value_ = torch::tensor(mode_ == "min" ? INFINITY : -INFINITY);
+  }
   dirpath_ = trainer.strategy().broadcast(resolve_ckpt_dir(trainer), 0);  // rank 0's directory for every rank
   std::error_code ec;
   if (trainer.is_global_zero() && stage == "fit" && options_.save_top_k != 0 && fs::is_directory(dirpath_, ec) &&
@@ -477,7 +486,7 @@ bool ModelCheckpoint::check_monitor_top_k(Trainer& trainer, const std::optional<
   if (kth == nullptr)
     throw CheckpointError("ModelCheckpoint: kth_best_model_path " + python_str_repr(kth_best_model_path_) +
                           " is not in best_k_models (KeyError in Lightning); the restored state is inconsistent");
-  const bool better = options_.mode == "min" ? tensor_lt(*current, *kth) : tensor_gt(*current, *kth);
+  const bool better = mode_ == "min" ? tensor_lt(*current, *kth) : tensor_gt(*current, *kth);
   return trainer.reduce_boolean_decision(better);  // all ranks must agree
 }
 
@@ -519,7 +528,7 @@ void ModelCheckpoint::update_best_and_save(torch::Tensor current, Trainer& train
   }
   // do not save NaN: replace it with +/- inf
   if (torch::isnan(current).item<bool>())
-    current = torch::tensor(options_.mode == "min" ? INFINITY : -INFINITY).to(current.device());
+    current = torch::tensor(mode_ == "min" ? INFINITY : -INFINITY).to(current.device());
   const std::string filepath = metric_interpolated_filepath(candidates, trainer, del_filepath);
   current_score_ = current;
   auto existing = std::find_if(best_k_models_.begin(), best_k_models_.end(),
@@ -537,11 +546,11 @@ void ModelCheckpoint::update_best_and_save(torch::Tensor current, Trainer& train
     return best_k_models_[best];
   };
   if (static_cast<int64_t>(best_k_models_.size()) == k) {
-    const auto kth = pick(/*want_max=*/options_.mode == "min");
+    const auto kth = pick(/*want_max=*/mode_ == "min");
     kth_best_model_path_ = kth.first;
     kth_value_ = kth.second;
   }
-  const auto best = pick(/*want_max=*/options_.mode != "min");
+  const auto best = pick(/*want_max=*/mode_ != "min");
   best_model_path_ = best.first;
   best_model_score_ = best.second;
   if (options_.verbose) {

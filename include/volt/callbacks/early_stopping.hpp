@@ -19,7 +19,7 @@ struct EarlyStoppingOptions {
   int64_t patience = 3;
   /// Log the reason of every decision (improvement, stop).
   bool verbose = false;
-  /// "min" or "max".
+  /// "min", "max" or "auto" (volt: setup asks trainer.metric_properties(), e.g. *loss* → min, *acc* → max).
   std::string mode = "min";
   /// Raise when the monitored metric is missing (false: skip the check; warn when verbose).
   bool strict = true;
@@ -57,7 +57,8 @@ class EarlyStopping : public Callback {
 
   const EarlyStoppingOptions& options() const { return options_; }
   const std::string& monitor() const { return options_.monitor; }
-  const std::string& mode() const { return options_.mode; }
+  /// "min" or "max" ("auto" until setup resolves it).
+  const std::string& mode() const { return mode_; }
   /// Signed by the mode (see EarlyStoppingOptions::min_delta).
   double min_delta() const { return min_delta_; }
   int64_t patience() const { return patience_; }
@@ -77,9 +78,11 @@ class EarlyStopping : public Callback {
   bool monitor_op(const torch::Tensor& a, const torch::Tensor& b) const;
   bool monitor_op(const torch::Tensor& a, double b) const;
   void log_info(Trainer& trainer, const std::string& message) const;
+  void init_mode(const std::string& mode);
 
   EarlyStoppingOptions options_;
-  double min_delta_;
+  std::string mode_ = "auto";
+  double min_delta_ = 0.0;
   int64_t patience_;
   int64_t wait_count_ = 0;
   int64_t stopped_epoch_ = 0;

@@ -40,7 +40,7 @@ struct ModelCheckpointOptions {
   /// Keep the best k (-1: all, 0: none).
   int64_t save_top_k = 1;
   bool save_weights_only = false;
-  /// "min" or "max".
+  /// "min", "max" or "auto" (volt: setup asks trainer.metric_properties(), e.g. *loss* → min, *acc* → max).
   std::string mode = "min";
   /// "{epoch}" becomes "epoch=3" (false: "3").
   bool auto_insert_metric_name = true;
@@ -100,7 +100,8 @@ class ModelCheckpoint : public Checkpoint {
 
   const ModelCheckpointOptions& options() const { return options_; }
   const std::optional<std::string>& monitor() const { return options_.monitor; }
-  const std::string& mode() const { return options_.mode; }
+  /// "min" or "max" ("auto" until setup resolves it).
+  const std::string& mode() const { return mode_; }
   /// "" until setup resolves it (when no dirpath was given).
   const std::string& dirpath() const { return dirpath_; }
   int64_t every_n_epochs() const { return every_n_epochs_; }
@@ -137,6 +138,7 @@ class ModelCheckpoint : public Checkpoint {
   int64_t every_n_train_steps_ = 0;
   int64_t every_n_epochs_ = 1;
   std::string dirpath_;
+  std::string mode_;
   std::string best_model_path_;
   std::optional<torch::Tensor> best_model_score_;
   std::optional<torch::Tensor> current_score_;

@@ -86,6 +86,8 @@ class HookCaller {
   void module_load_checkpoint(StateDict& checkpoint);
   /// Every callback's on_load_checkpoint, then load_state_dict for callbacks whose key is in `states`.
   void callbacks_load_checkpoint(StateDict& checkpoint, const StateDict& states);
+  /// ksuit's resume_from_checkpoint: callbacks implementing ksuit::ResumeFromCheckpointHook, in list order.
+  void callbacks_resume_from_checkpoint(const std::string& ckpt_path);
 
  private:
   enum class Which { kAll, kMonitoring, kNonMonitoring };
