@@ -5,6 +5,7 @@
 #include "volt/callbacks/device_stats_monitor.hpp"
 #include "volt/callbacks/early_stopping.hpp"
 #include "volt/callbacks/finetuning.hpp"
+#include "volt/callbacks/stochastic_weight_avg.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
 #include "volt/callbacks/lambda_function.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
