@@ -183,6 +183,8 @@ class Trainer {
   /// Lightning's `fit_loop._skip_backward`: training steps run without backward (forward passes only, e.g. to
   /// recompute BatchNorm statistics). Reset at every fit.
   bool skip_backward = false;
+  /// Points `module` back at this trainer after a nested Trainer ran it (the learning-rate finder's search).
+  void reattach(Module& module) { module.trainer_ = this; }
 
   /// Optimizer steps taken in fit (Lightning's `fit_loop.epoch_loop._batches_that_stepped`): the step the loggers
   /// get, also from callbacks that call Logger::log_metrics themselves (LearningRateMonitor, DeviceStatsMonitor).

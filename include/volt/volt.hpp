@@ -8,6 +8,7 @@
 #include "volt/callbacks/stochastic_weight_avg.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
 #include "volt/callbacks/lambda_function.hpp"
+#include "volt/callbacks/lr_finder.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
@@ -28,3 +29,4 @@
 #include "volt/state.hpp"
 #include "volt/timedelta.hpp"
 #include "volt/trainer.hpp"
+#include "volt/tuner.hpp"
