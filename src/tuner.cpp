@@ -20,4 +20,17 @@ std::optional<LRFinder> Tuner::lr_find(Module& model, std::shared_ptr<DataLoader
                        datamodule);
 }
 
+std::optional<int64_t> Tuner::scale_batch_size(Module& model, DataModule* datamodule, const std::string& method,
+                                               BatchSizeFinderOptions options) {
+  VOLT_CHECK(method == "fit" || method == "validate" || method == "test" || method == "predict", "method '", method,
+             "' is invalid. Should be one of ('fit', 'validate', 'test', 'predict').");
+  VOLT_CHECK(method == "fit", "volt's batch size finder scales the batch size for method='fit' only; got '", method,
+             "'");
+  for (const auto& cb : trainer_.callbacks())
+    VOLT_CHECK(dynamic_cast<const BatchSizeFinder*>(cb.get()) == nullptr,
+               "Trainer is already configured with a `BatchSizeFinder` callback.Please remove it if you want to use "
+               "the Tuner.");
+  return volt::scale_batch_size(trainer_, model, options, datamodule);
+}
+
 }  // namespace volt

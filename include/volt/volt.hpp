@@ -1,6 +1,7 @@
 // volt: Lightning's Trainer, Module and callbacks for C++ on libtorch. One include for users.
 #pragma once
 #include "volt/callback.hpp"
+#include "volt/callbacks/batch_size_finder.hpp"
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/device_stats_monitor.hpp"
 #include "volt/callbacks/early_stopping.hpp"
