@@ -5,7 +5,8 @@
 // previous epoch produced. When training ends the module gets the averaged parameters. A module with BatchNorm
 // trains one extra epoch in which the averaged weights are loaded, the BatchNorm statistics are reset and
 // recomputed (cumulative average) by forward passes only, without backward — as Lightning does, that epoch still
-// takes one optimizer step on its last batch with the zeroed gradients (a no-op for plain SGD).
+// takes one optimizer step on its last batch, with the gradients left from the last training epoch (Lightning skips
+// zero_grad too), so with momentum the final weights are the average moved by that one step.
 //
 // Where volt differs: the averaged model is a copy of the module's parameters and buffers (state_dict order),
 // not a deep copy of the module; `trainer.num_training_batches()` is not raised by one in the BatchNorm epoch.
