@@ -284,7 +284,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
   running_ = true;
   validating_ = fn == TrainerFn::kValidating;
   sanity_checking_ = false;
-  if (fn == TrainerFn::kFitting) should_stop = false;
+  if (fn == TrainerFn::kFitting) should_stop = skip_backward = false;
   module_ = &module;
   module.trainer_ = this;
   datamodule_ = datamodule;

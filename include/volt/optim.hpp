@@ -9,3 +9,4 @@
 #pragma once
 #include "volt/optim/lr_scheduler.hpp"
 #include "volt/optim/optimizer_state.hpp"
+#include "volt/optim/swa_utils.hpp"

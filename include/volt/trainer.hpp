@@ -195,6 +195,17 @@ class Trainer {
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
   const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const { return lr_scheduler_configs_; }
 
+  // ---- fit-loop controls for callbacks that reshape training (StochasticWeightAveraging) ----------------------
+  /// Lightning's `trainer.strategy.lr_scheduler_configs`, writable: a callback may swap or add schedulers.
+  std::vector<LRSchedulerConfig>& mutable_lr_scheduler_configs() { return lr_scheduler_configs_; }
+  /// Lightning's `trainer.fit_loop.max_epochs = n`, for the running fit (reset from the options at every fit).
+  void set_max_epochs(int64_t max_epochs) { max_epochs_ = max_epochs; }
+  /// Lightning's `fit_loop._skip_backward`: training steps run without backward (forward passes only, e.g. to
+  /// recompute BatchNorm statistics). Reset at every fit.
+  bool skip_backward = false;
+  /// Points `module` back at this trainer after a nested Trainer ran it (the learning-rate finder's search).
+  void reattach(Module& module) { module.trainer_ = this; }
+
   /// Optimizer steps taken in fit (Lightning's `fit_loop.epoch_loop._batches_that_stepped`): the step the loggers
   /// get, also from callbacks that call Logger::log_metrics themselves (LearningRateMonitor, DeviceStatsMonitor).
   int64_t batches_that_stepped() const;

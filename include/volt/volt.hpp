@@ -1,11 +1,15 @@
 // volt: Lightning's Trainer, Module and callbacks for C++ on libtorch. One include for users.
 #pragma once
 #include "volt/callback.hpp"
+#include "volt/callbacks/batch_size_finder.hpp"
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/device_stats_monitor.hpp"
 #include "volt/callbacks/early_stopping.hpp"
+#include "volt/callbacks/finetuning.hpp"
+#include "volt/callbacks/stochastic_weight_avg.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
 #include "volt/callbacks/lambda_function.hpp"
+#include "volt/callbacks/lr_finder.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
@@ -30,3 +34,4 @@
 #include "volt/strategies/launcher.hpp"
 #include "volt/timedelta.hpp"
 #include "volt/trainer.hpp"
+#include "volt/tuner.hpp"

@@ -216,14 +216,14 @@ StepOutput TrainingEpochLoop::run_automatic_optimization(const Batch& batch, int
     result = ClosureResult::from_step_output(hooks.training_step(batch, batch_idx), accumulate, true);
     if (!result.closure_loss.defined())
       rank_zero_warn("`training_step` returned `None`. If this was on purpose, ignore this warning...");
-    if (batch_idx % accumulate == 0) {
+    if (batch_idx % accumulate == 0 && !trainer_.skip_backward) {  // Lightning skips both under _skip_backward
       optim_progress.zero_grad.increment_ready();
       hooks.before_zero_grad(optimizer);
       optim_progress.zero_grad.increment_started();
       hooks.optimizer_zero_grad(epoch, batch_idx, optimizer);
       optim_progress.zero_grad.increment_completed();
     }
-    if (result.closure_loss.defined()) hooks.backward(result.closure_loss);
+    if (result.closure_loss.defined() && !trainer_.skip_backward) hooks.backward(result.closure_loss);
     return result.closure_loss;
   };
 
