@@ -60,7 +60,8 @@ def scenario_default(root):
     # default_hp_metric: hp_metric=-1 at step 0, then the three hparams summaries; then the fit's metrics
     logger = TensorBoardLogger(root, name="lightning_logs", version=0)
     logger.log_hyperparams(PARAMS)
-    logger.log_metrics({"train_loss": 0.75, "epoch": 0}, step=4)
+    # keys sorted: volt's log_metrics takes a std::map, Lightning writes a dict in its own order
+    logger.log_metrics({"epoch": 0, "train_loss": 0.75}, step=4)
     logger.log_metrics({"val_acc": 0.1}, step=9)
     logger.finalize("success")
     return logger
