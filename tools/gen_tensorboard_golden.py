@@ -85,10 +85,19 @@ def scenario_no_hp_metric(root):
     return logger
 
 
+def scenario_save_only(root):
+    # save() alone creates the writer (the first record) and writes hparams.yaml ({})
+    logger = TensorBoardLogger(root, name="lightning_logs", version=0)
+    logger.save()
+    logger.finalize("success")
+    return logger
+
+
 SCENARIOS = {
     "hparams_default": scenario_default,
     "hparams_metrics_prefix": scenario_metrics,
     "no_hp_metric": scenario_no_hp_metric,
+    "save_only": scenario_save_only,
 }
 
 

@@ -307,6 +307,7 @@ void TensorBoardLogger::ensure_writer() {
                 static_cast<int>(::getpid()), next_uid());
   event_file_ = (dir / name).string();
   out_.open(event_file_, std::ios::binary | std::ios::trunc);
+  closed_ = false;  // logging after finalize starts a new file, as torch's SummaryWriter does
   if (!out_) throw std::runtime_error("cannot write " + event_file_);
   out_ << tensorboard::tfrecord(tensorboard::file_version_event(t));
   out_.flush();
@@ -349,6 +350,9 @@ void TensorBoardLogger::log_hyperparams(const StateDict& params,
 }
 
 void TensorBoardLogger::save() {
+  // Lightning's save() flushes `self.experiment`, which creates the SummaryWriter (log dir and event file) on
+  // first use; once closed, flush does nothing
+  if (!closed_) ensure_writer();
   if (out_.is_open()) out_.flush();
   fs::path dir = log_dir();
   fs::path file = dir / kHparamsFile;
@@ -357,10 +361,13 @@ void TensorBoardLogger::save() {
   if (fs::is_directory(dir, ec) && !fs::exists(file, ec)) write_file_atomically(file.string(), hparams_to_yaml(hparams_));
 }
 
-void TensorBoardLogger::finalize(const std::string&) {
-  if (!out_.is_open()) return;
-  save();
-  out_.close();
+void TensorBoardLogger::finalize(const std::string& status) {
+  if (out_.is_open()) {
+    out_.flush();
+    out_.close();
+    closed_ = true;
+  }
+  if (status == "success") save();  // hparams.yaml only for a successful run, as Lightning
 }
 
 }  // namespace volt

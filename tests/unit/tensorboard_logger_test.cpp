@@ -287,6 +287,12 @@ std::unique_ptr<TensorBoardLogger> run_scenario(const std::string& name, const s
     logger->finalize("success");
     return logger;
   }
+  if (name == "save_only") {
+    auto logger = std::make_unique<TensorBoardLogger>(root, o);
+    logger->save();
+    logger->finalize("success");
+    return logger;
+  }
   ADD_FAILURE() << "unknown scenario " << name;
   return nullptr;
 }
@@ -346,7 +352,24 @@ TEST_P(TensorBoardGolden, RecordsMatchLightning) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TensorBoardLogger, TensorBoardGolden,
-                         ::testing::Values("hparams_default", "hparams_metrics_prefix", "no_hp_metric"));
+                         ::testing::Values("hparams_default", "hparams_metrics_prefix", "no_hp_metric",
+                                           "save_only"));
+
+TEST(TensorBoardLogger, FailedRunWritesNoHparamsYaml) {
+  // Lightning's finalize saves (hparams.yaml) only when status == "success"
+  auto dir = fresh_dir("tb_logger_failed");
+  TensorBoardLogger logger(dir);
+  logger.log_metrics({{"a", 1.0}}, 1);
+  logger.finalize("failed");
+  EXPECT_TRUE(fs::exists(logger.event_file()));
+  EXPECT_FALSE(fs::exists(fs::path(logger.log_dir()) / "hparams.yaml"));
+  logger.save();  // after close: only hparams.yaml, no new event file
+  EXPECT_TRUE(fs::exists(fs::path(logger.log_dir()) / "hparams.yaml"));
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(logger.log_dir()))
+    files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_EQ(files, 1u);
+}
 
 TEST(TensorBoardLogger, SanitizeHparamsLikeLightning) {
   // what the golden files show of Lightning's _flatten_dict/_sanitize_params and torch's hparams(), as values

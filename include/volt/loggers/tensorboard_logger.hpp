@@ -50,9 +50,10 @@ class TensorBoardLogger : public Logger {
   /// `metrics=None` (default_hp_metric decides); with no metrics nothing but hparams.yaml is written. Throws
   /// volt::Error for a value TensorBoard cannot take (see tensorboard::sanitize_hparams) before writing anything.
   void log_hyperparams(const StateDict& params, std::optional<std::vector<std::pair<std::string, double>>> metrics);
-  /// Flushes the event file; writes hparams.yaml if it does not exist yet.
+  /// Creates the event file if it was never opened (not after finalize closed it), flushes it, and writes
+  /// hparams.yaml if it does not exist yet.
   void save() override;
-  /// Flushes and closes the event file.
+  /// Flushes and closes the event file; on "success" then save()s (hparams.yaml).
   void finalize(const std::string& status) override;
   /// The event file being written ("" before the first record).
   const std::string& event_file() const { return event_file_; }
@@ -69,6 +70,7 @@ class TensorBoardLogger : public Logger {
   StateDict hparams_;
   std::string event_file_;
   std::ofstream out_;
+  bool closed_ = false;  // finalize closed the event file
 };
 
 namespace tensorboard {
