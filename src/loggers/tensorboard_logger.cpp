@@ -334,7 +334,8 @@ void TensorBoardLogger::log_hyperparams(const StateDict& params,
                                         std::optional<std::vector<std::pair<std::string, double>>> metrics) {
   auto hp = tensorboard::sanitize_hparams(params);  // first: a value it rejects leaves everything untouched
   for (const auto& kv : params) hparams_.set(kv.key().toStringRef(), kv.value());
-  if (!metrics && options_.default_hp_metric) metrics = std::vector<std::pair<std::string, double>>{{"hp_metric", -1.0}};
+  if (!metrics && options_.default_hp_metric)
+    metrics = std::vector<std::pair<std::string, double>>{{"hp_metric", -1.0}};
   if (!metrics || metrics->empty()) return;  // Lightning: `if metrics:`
   ensure_writer();
   std::vector<std::string> tags;
