@@ -127,8 +127,8 @@ ClassEntry class_entry(const YAML::Node& node, const std::string& path, const st
   if (node["kind"].IsDefined() && !node["class_path"].IsDefined()) {  // ksuit's factories
     e.class_path = yaml_as<std::string>(node["kind"], path + ".kind");
     e.init_args = YAML::Node(YAML::NodeType::Map);
-    for (const auto& kv : node)
-      if (kv.first.Scalar() != "kind") e.init_args[kv.first.Scalar()] = kv.second;
+    for (const auto& kv : node)  // ksuit's `name:` is a discriminator of its config classes, not an argument
+      if (kv.first.Scalar() != "kind" && kv.first.Scalar() != "name") e.init_args[kv.first.Scalar()] = kv.second;
     e.args_path = path;
     e.ksuit_style = true;
     return e;

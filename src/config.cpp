@@ -124,15 +124,16 @@ T InitArgs::get(const std::string& key, const T& default_value) {
 template <class T>
 T InitArgs::required(const std::string& key) {
   if (!has(key)) {
+    // reported by check_all_used, after the unknown keys: a misspelled required key is the likelier story
     remember(key, YAML::Node());
-    config_error(path_of(key), "is required but missing; add `" + key + ": <value>` under " + path_);
+    missing_.push_back(key);
+    return T{};
   }
   return get<T>(key, T{});
 }
 
 void InitArgs::check_all_used(const std::string& class_name) const {
-  if (!node_.IsMap()) return;
-  for (const auto& kv : node_) {
+  if (node_.IsMap()) for (const auto& kv : node_) {
     const std::string key = kv.first.Scalar();
     if (used_.count(key)) continue;
     std::string valid;
@@ -140,6 +141,9 @@ void InitArgs::check_all_used(const std::string& class_name) const {
     config_error(path_of(key), "unknown argument '" + key + "' for " + class_name +
                                    (valid.empty() ? " (it takes no arguments)" : "; valid arguments: " + valid));
   }
+  if (!missing_.empty())
+    config_error(path_of(missing_.front()),
+                 "is required but missing; add `" + missing_.front() + ": <value>` under " + path_);
 }
 
 YAML::Node InitArgs::effective() const {

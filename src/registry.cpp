@@ -52,8 +52,10 @@ std::shared_ptr<T> Registry::make(const Table<T>& table, const char* kind, const
   try {
     made = table.at(name).factory(args);
   } catch (const ConfigError&) {
+    if (args.missing_required()) args.check_all_used(name);  // the cause: a missing (or misspelled) argument
     throw;
   } catch (const std::exception& e) {
+    if (args.missing_required()) args.check_all_used(name);
     config_error(args.path(), "could not build " + name + ": " + e.what());
   }
   if (!made) config_error(path, "the " + std::string(kind) + " factory '" + name + "' returned nothing");

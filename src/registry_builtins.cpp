@@ -2,17 +2,24 @@
 // reads exactly the parameters its options struct has, so unknown keys are reported (InitArgs::check_all_used).
 #include <torch/torch.h>
 
+#include "volt/callbacks/batch_size_finder.hpp"
 #include "volt/callbacks/device_stats_monitor.hpp"
 #include "volt/callbacks/early_stopping.hpp"
+#include "volt/callbacks/finetuning.hpp"
 #include "volt/callbacks/gradient_accumulation_scheduler.hpp"
+#include "volt/callbacks/lr_finder.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/on_exception_checkpoint.hpp"
 #include "volt/callbacks/rich_progress.hpp"
+#include "volt/callbacks/stochastic_weight_avg.hpp"
 #include "volt/callbacks/timer.hpp"
 #include "volt/callbacks/tqdm_progress.hpp"
 #include "volt/datasets/fashion_mnist.hpp"
+#include "volt/ksuit/default_callbacks.hpp"
+#include "volt/ksuit/early_stoppers.hpp"
+#include "volt/ksuit/ema.hpp"
 #include "volt/loggers/csv_logger.hpp"
 #include "volt/loggers/tensorboard_logger.hpp"
 #include "volt/models/image_classifier.hpp"
@@ -124,6 +131,128 @@ void register_callbacks(Registry& r) {
     o.filename = a.get("filename", o.filename);
     return std::make_shared<OnExceptionCheckpoint>(o);
   }, src);
+  r.add_callback("BackboneFinetuning", [](InitArgs& a) {
+    BackboneFinetuningOptions o;
+    o.unfreeze_backbone_at_epoch = a.get("unfreeze_backbone_at_epoch", o.unfreeze_backbone_at_epoch);
+    o.backbone_initial_ratio_lr = a.get("backbone_initial_ratio_lr", o.backbone_initial_ratio_lr);
+    o.backbone_initial_lr = a.get("backbone_initial_lr", o.backbone_initial_lr);
+    o.should_align = a.get("should_align", o.should_align);
+    o.initial_denom_lr = a.get("initial_denom_lr", o.initial_denom_lr);
+    o.train_bn = a.get("train_bn", o.train_bn);
+    o.verbose = a.get("verbose", o.verbose);
+    o.rounding = a.get("rounding", o.rounding);
+    return std::make_shared<BackboneFinetuning>(o);
+  }, src);
+  r.add_callback("StochasticWeightAveraging", [](InitArgs& a) {
+    StochasticWeightAveragingOptions o;
+    YAML::Node lrs = a.raw("swa_lrs");
+    const std::string lrs_path = a.path_of("swa_lrs");
+    if (lrs.IsSequence()) o.swa_lrs = yaml_as<std::vector<double>>(lrs, lrs_path);
+    else o.swa_lrs = {yaml_as<double>(lrs, lrs_path)};  // Lightning's swa_lrs: float | list[float], required
+    YAML::Node start = a.raw("swa_epoch_start", YAML::Node(0.8));
+    int64_t epoch = 0;
+    if (start.IsDefined() && !start.IsNull()) {
+      if (start.IsScalar() && YAML::convert<int64_t>::decode(start, epoch)) o.swa_epoch_start = epoch;
+      else o.swa_epoch_start = yaml_as<double>(start, a.path_of("swa_epoch_start"));
+    }
+    o.annealing_epochs = a.get("annealing_epochs", o.annealing_epochs);
+    o.annealing_strategy = a.get("annealing_strategy", o.annealing_strategy);
+    return std::make_shared<StochasticWeightAveraging>(o);
+  }, src);
+  r.add_callback("LearningRateFinder", [](InitArgs& a) {
+    LearningRateFinderOptions o;
+    o.min_lr = a.get("min_lr", o.min_lr);
+    o.max_lr = a.get("max_lr", o.max_lr);
+    o.num_training_steps = a.get("num_training_steps", o.num_training_steps);
+    o.mode = a.get("mode", o.mode);
+    o.early_stop_threshold = a.get("early_stop_threshold", o.early_stop_threshold);
+    o.update_attr = a.get("update_attr", o.update_attr);
+    o.attr_name = a.get("attr_name", o.attr_name);
+    return std::make_shared<LearningRateFinder>(o);
+  }, src);
+  r.add_callback("BatchSizeFinder", [](InitArgs& a) {
+    BatchSizeFinderOptions o;
+    o.mode = a.get("mode", o.mode);
+    o.steps_per_trial = a.get("steps_per_trial", o.steps_per_trial);
+    o.init_val = a.get("init_val", o.init_val);
+    o.max_trials = a.get("max_trials", o.max_trials);
+    o.batch_arg_name = a.get("batch_arg_name", o.batch_arg_name);
+    return std::make_shared<BatchSizeFinder>(o);
+  }, src);
+}
+
+/// every_n_epochs / every_n_updates / every_n_samples, as ksuit's periodic callbacks take them.
+ksuit::Interval interval_args(InitArgs& a) {
+  ksuit::Interval i;
+  i.every_n_epochs = a.get("every_n_epochs", i.every_n_epochs);
+  i.every_n_updates = a.get("every_n_updates", i.every_n_updates);
+  i.every_n_samples = a.get("every_n_samples", i.every_n_samples);
+  return i;
+}
+
+// ksuit's callbacks, for `- kind: BestCheckpointCallback` entries (and class_path ones).
+void register_ksuit_callbacks(Registry& r) {
+  using namespace ksuit;
+  const std::string src = "volt";
+  r.add_callback("EmaCallback", [](InitArgs& a) {
+    EmaOptions o;
+    o.target_factors = a.required<std::vector<double>>("target_factors");
+    auto i = interval_args(a);
+    o.every_n_epochs = i.every_n_epochs, o.every_n_updates = i.every_n_updates, o.every_n_samples = i.every_n_samples;
+    o.save_weights = a.get("save_weights", o.save_weights);
+    o.save_last_weights = a.get("save_last_weights", o.save_last_weights);
+    o.save_latest_weights = a.get("save_latest_weights", o.save_latest_weights);
+    o.model_name = a.get("model_name", o.model_name);
+    o.validate_with_factor = a.get("validate_with_factor", o.validate_with_factor);
+    return std::make_shared<EmaCallback>(o);
+  }, src);
+  r.add_callback("OnlineLossCallback", [](InitArgs& a) {
+    OnlineLossOptions o;
+    auto i = interval_args(a);
+    o.every_n_epochs = i.every_n_epochs, o.every_n_updates = i.every_n_updates, o.every_n_samples = i.every_n_samples;
+    o.verbose = a.get("verbose", o.verbose);
+    o.skip_nan_loss = a.get("skip_nan_loss", o.skip_nan_loss);
+    return std::make_shared<OnlineLossCallback>(o);
+  }, src);
+  r.add_callback("FixedEarlyStopper", [](InitArgs& a) {
+    FixedEarlyStopperOptions o;
+    o.stop_at_epoch = a.get("stop_at_epoch", o.stop_at_epoch);
+    o.stop_at_update = a.get("stop_at_update", o.stop_at_update);
+    o.stop_at_sample = a.get("stop_at_sample", o.stop_at_sample);
+    return std::make_shared<FixedEarlyStopper>(o);
+  }, src);
+  r.add_callback("MetricEarlyStopper", [](InitArgs& a) {
+    MetricEarlyStopperOptions o;
+    o.metric_key = a.required<std::string>("metric_key");
+    o.tolerance = a.get("tolerance", o.tolerance);
+    o.min_delta = a.get("min_delta", o.min_delta);
+    auto i = interval_args(a);
+    o.every_n_epochs = i.every_n_epochs, o.every_n_updates = i.every_n_updates, o.every_n_samples = i.every_n_samples;
+    return std::make_shared<MetricEarlyStopper>(o);
+  }, src);
+  r.add_callback("BestCheckpointCallback", [](InitArgs& a) {
+    BestCheckpointOptions o;
+    o.metric_key = a.required<std::string>("metric_key");
+    auto i = interval_args(a);
+    o.every_n_epochs = i.every_n_epochs, o.every_n_updates = i.every_n_updates, o.every_n_samples = i.every_n_samples;
+    o.model_name = a.get("model_name", o.model_name);
+    return std::make_shared<BestCheckpointCallback>(o);
+  }, src);
+  r.add_callback("BestMetricCallback", [](InitArgs& a) {
+    BestMetricOptions o;
+    o.source_metric_key = a.required<std::string>("source_metric_key");
+    o.target_metric_keys = a.get("target_metric_keys", o.target_metric_keys);
+    auto i = interval_args(a);
+    o.every_n_epochs = i.every_n_epochs, o.every_n_updates = i.every_n_updates, o.every_n_samples = i.every_n_samples;
+    return std::make_shared<BestMetricCallback>(o);
+  }, src);
+  r.add_callback("ProgressCallback", [](InitArgs& a) { return std::make_shared<ProgressCallback>(interval_args(a)); }, src);
+  r.add_callback("TrainTimeCallback", [](InitArgs& a) { return std::make_shared<TrainTimeCallback>(interval_args(a)); }, src);
+  r.add_callback("PeakMemoryCallback", [](InitArgs& a) { return std::make_shared<PeakMemoryCallback>(interval_args(a)); }, src);
+  r.add_callback("EtaCallback", [](InitArgs& a) { return std::make_shared<EtaCallback>(interval_args(a)); }, src);
+  r.add_callback("LrCallback", [](InitArgs& a) { return std::make_shared<LrCallback>(interval_args(a)); }, src);
+  r.add_callback("DatasetStatsCallback", [](InitArgs&) { return std::make_shared<DatasetStatsCallback>(); }, src);
+  r.add_callback("ParamCountCallback", [](InitArgs&) { return std::make_shared<ParamCountCallback>(); }, src);
 }
 
 void register_loggers(Registry& r) {
@@ -185,6 +314,7 @@ void register_models_and_data(Registry& r) {
 
 void register_builtins(Registry& registry) {
   register_callbacks(registry);
+  register_ksuit_callbacks(registry);
   register_loggers(registry);
   register_models_and_data(registry);
 }

@@ -36,7 +36,8 @@ class InitArgs {
   /// The value of `key`, or `default_value` when absent. Remembers `key` as valid and the value used.
   template <class T>
   T get(const std::string& key, const T& default_value);
-  /// The value of `key`; a ConfigError if it is absent.
+  /// The value of `key`. If it is absent this returns T{} and check_all_used reports it (after any unknown key,
+  /// since a misspelled required key is the likelier mistake).
   template <class T>
   T required(const std::string& key);
   /// Whether `key` was given.
@@ -47,8 +48,10 @@ class InitArgs {
   std::string path_of(const std::string& key) const { return path_ + "." + key; }
   const std::string& path() const { return path_; }
 
-  /// Throws ConfigError if a given key was never read, naming it, `class_name` and the valid keys.
+  /// Throws ConfigError if a given key was never read, naming it, `class_name` and the valid keys; then if a
+  /// required key was missing.
   void check_all_used(const std::string& class_name) const;
+  bool missing_required() const { return !missing_.empty(); }
   /// Every valid key with the value used (given or default), in the order the factory read them.
   YAML::Node effective() const;
 
@@ -57,6 +60,7 @@ class InitArgs {
   YAML::Node node_;
   std::string path_;
   std::vector<std::string> order_;
+  std::vector<std::string> missing_;
   std::map<std::string, YAML::Node> used_;
 };
 

@@ -195,6 +195,35 @@ TEST(Cli, PrintConfigShowsEveryDefaultAndWritesNothing) {
   EXPECT_EQ(r2.out, r.out);
 }
 
+TEST(Cli, KsuitCallbacksComeFromKindEntriesWithQualifiedNames) {
+  std::string dir = fresh_dir("cli_kind_ksuit");
+  std::string config = write_file(dir, "c.yaml",
+                                  "trainer:\n  callbacks:\n"
+                                  "    - kind: noether.core.callbacks.BestCheckpointCallback\n"
+                                  "      name: BestCheckpointCallback\n      every_n_epochs: 1\n"
+                                  "      metric_key: loss/test/total\n"
+                                  "    - kind: EmaCallback\n      target_factors: [0.9, 0.99]\n"
+                                  "      every_n_updates: 10\n"
+                                  "model: BoringModel\n");
+  auto run = build_cli_run("fit", parse_cli_args({"fit", "--config", config}).config);
+  const auto& shown = run.effective_config["trainer"]["callbacks"];
+  EXPECT_EQ(shown[0]["class_path"].as<std::string>(), "BestCheckpointCallback");
+  EXPECT_EQ(shown[0]["init_args"]["metric_key"].as<std::string>(), "loss/test/total");
+  EXPECT_EQ(shown[1]["class_path"].as<std::string>(), "EmaCallback");
+  EXPECT_EQ(shown[1]["init_args"]["target_factors"][1].as<double>(), 0.99);
+  EXPECT_EQ(run.trainer->options().callbacks.size(), 3u);  // the two, and SaveConfigCallback
+  // ksuit's extra="forbid": a misspelled field is an error naming it
+  std::string bad = write_file(dir, "bad.yaml", "trainer:\n  callbacks:\n    - kind: EmaCallback\n"
+                                                "      target_factor: [0.9]\nmodel: BoringModel\n");
+  try {
+    build_cli_run("fit", parse_cli_args({"fit", "--config", bad}).config);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("trainer.callbacks[0].target_factor: unknown argument 'target_factor' for "
+                                         "EmaCallback"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Cli, KsuitKindEntriesBuildCallbacksToo) {
   std::string dir = fresh_dir("cli_kind");
   std::string config = write_file(dir, "c.yaml",
@@ -229,7 +258,7 @@ TEST(CliErrors, EveryBadInputNamesItsPathAndWritesNothing) {
        minimal("  callbacks:\n    - class_path: EarlyStoping\n      init_args: {monitor: x}\n"),
        {},
        {"trainer.callbacks[0].class_path: 'EarlyStoping' is not a registered callback", "registered callbacks: ",
-        "EarlyStopping, GradientAccumulationScheduler"}},
+        "EarlyStopping, EmaCallback"}},
       {"unknown callback argument",
        minimal("  callbacks:\n    - class_path: EarlyStopping\n      init_args: {monitor: x, patiense: 3}\n"),
        {},
@@ -372,7 +401,9 @@ TEST(Registry, NamesResolveWithOrWithoutAPackagePrefix) {
   EXPECT_EQ(r.resolve("logger", "lightning.pytorch.loggers.CSVLogger"), "CSVLogger");
   for (const char* name : {"ModelCheckpoint", "EarlyStopping", "LearningRateMonitor", "Timer",
                            "GradientAccumulationScheduler", "ModelSummary", "RichModelSummary", "TQDMProgressBar",
-                           "RichProgressBar", "DeviceStatsMonitor", "OnExceptionCheckpoint"})
+                           "RichProgressBar", "DeviceStatsMonitor", "OnExceptionCheckpoint", "BackboneFinetuning",
+                           "StochasticWeightAveraging", "LearningRateFinder", "BatchSizeFinder", "EmaCallback",
+                           "BestCheckpointCallback", "MetricEarlyStopper", "FixedEarlyStopper"})
     EXPECT_EQ(r.resolve("callback", name), name);
 }
 
