@@ -135,7 +135,7 @@ ClassEntry class_entry(const YAML::Node& node, const std::string& path, const st
   }
   for (const auto& kv : node) {
     const std::string key = kv.first.Scalar();
-    if (key != "class_path" && key != "init_args" && key != "dict_kwargs")
+    if (key != "class_path" && key != "init_args")
       config_error(path + "." + key, "unknown key '" + key + "' in a " + what +
                                          " entry; valid keys: class_path, init_args (or ksuit's kind:)");
   }
@@ -257,7 +257,7 @@ TrainerOptions trainer_options(const YAML::Node& node, YAML::Node& shown) {
     YAML::Node fdr = a.raw("fast_dev_run", YAML::Node(false));
     bool flag = false;
     if (fdr.IsDefined() && !fdr.IsNull()) {
-      if (fdr.IsScalar() && fdr.Scalar() != "0" && fdr.Scalar() != "1" && YAML::convert<bool>::decode(fdr, flag))
+      if (fdr.IsScalar() && YAML::convert<bool>::decode(fdr, flag))
         o.fast_dev_run = flag ? 1 : 0;
       else
         o.fast_dev_run = yaml_as<int64_t>(fdr, a.path_of("fast_dev_run"));
@@ -306,6 +306,11 @@ CliArgs parse_cli_args(const std::vector<std::string>& args) {
       out.help = true;
       continue;
     }
+    if (arg == "-c") {
+      if (i + 1 >= args.size()) throw ConfigError("-c needs a value: -c cfg.yaml");
+      out.config = merged(out.config, load_config_file(args[++i]));
+      continue;
+    }
     if (arg.rfind("--", 0) != 0)
       throw ConfigError("unexpected argument '" + arg + "'; options look like --config cfg.yaml or --trainer.max_epochs=3");
     std::string name = arg.substr(2), value;
@@ -343,13 +348,12 @@ CliRun build_cli_run(const std::string& subcommand, const YAML::Node& config_in)
   {
     YAML::Node seed = config["seed_everything"];
     bool flag = true;
-    if (seed.IsDefined() && !seed.IsNull() && seed.IsScalar() && YAML::convert<bool>::decode(seed, flag) &&
-        seed.Scalar() != "0" && seed.Scalar() != "1") {
-      if (flag) run.seed = std::random_device{}() % 4294967296ULL;
+    if (seed.IsDefined() && !seed.IsNull() && seed.IsScalar() && YAML::convert<bool>::decode(seed, flag)) {
+      if (flag) run.seed = std::random_device{}();  // (yaml-cpp's booleans are true/false/yes/no/on/off, not 0/1)
     } else if (seed.IsDefined() && !seed.IsNull()) {
       run.seed = yaml_as<uint64_t>(seed, "seed_everything");
     } else {
-      run.seed = std::random_device{}() % 4294967296ULL;
+      run.seed = std::random_device{}();
     }
     shown["seed_everything"] = run.seed ? YAML::Node(*run.seed) : YAML::Node(false);
   }
@@ -428,7 +432,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       out << emitter.c_str() << "\n";
       return 0;
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // volt::ConfigError and friends; anything else is still a bad config
     err << "volt: error: " << e.what() << "\n";
     return 2;
   }

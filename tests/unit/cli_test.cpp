@@ -167,8 +167,9 @@ TEST(Cli, LaterConfigsAndOverridesWinInOrder) {
   // `model: BoringModel` with --model.lr becomes {class_path: BoringModel, init_args: {lr: 0.5}}
   EXPECT_EQ(args.config["model"]["class_path"].as<std::string>(), "BoringModel");
   EXPECT_EQ(args.config["model"]["init_args"]["lr"].as<double>(), 0.5);
-  auto args2 = parse_cli_args({"fit", "--config", a, "--model=OtherModel"});
+  auto args2 = parse_cli_args({"fit", "-c", a, "--model=OtherModel"});
   EXPECT_EQ(args2.config["model"].as<std::string>(), "OtherModel");
+  EXPECT_EQ(args2.config["trainer"]["max_steps"].as<int>(), 10);  // -c is --config
   EXPECT_EQ(args.config["trainer"]["limit_val_batches"].as<double>(), 0.25);
 }
 
