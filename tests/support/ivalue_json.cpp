@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace volt {
 namespace test {
@@ -162,6 +163,13 @@ void expect_same(const IValue& e, const IValue& a, const std::string& path, doub
   } else {
     ADD_FAILURE() << path << ": cannot compare " << show(e);
   }
+}
+
+nlohmann::json golden_json(const std::string& name) {
+  const std::string path = std::string(VOLT_SOURCE_DIR) + "/tests/golden/" + name;
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("missing tests/golden/" + name);
+  return nlohmann::json::parse(in);
 }
 
 }  // namespace test

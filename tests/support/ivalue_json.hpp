@@ -15,6 +15,9 @@ using ordered_json = nlohmann::ordered_json;
 /// Reads a JSON file (order-preserving); fails the test if it cannot.
 ordered_json read_json(const std::string& path);
 
+/// Reads tests/golden/<name> (e.g. "callbacks/swa.json"); throws naming the file if it is missing.
+nlohmann::json golden_json(const std::string& name);
+
 /// A float written by Python's float.hex() ("0x1.99999999999ap-4", "inf", "-inf", "nan").
 double from_hex(const std::string& hex);
 /// The same format, for messages: "%a".

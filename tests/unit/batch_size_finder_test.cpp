@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/messages.hpp"
 #include "volt/tuner.hpp"
@@ -19,11 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/batch_size.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/batch_size.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/batch_size.json"); }
 
 // The generator's Model: fails with "CUDA out of memory." for batches larger than fail_above.
 class SizedModel : public Module {

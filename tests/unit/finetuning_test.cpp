@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/messages.hpp"
 #include "volt/callbacks/finetuning.hpp"
@@ -19,11 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/finetuning.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/finetuning.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/finetuning.json"); }
 
 // The model of tools/gen_finetuning_golden.py: backbone = Linear(32, 32, no bias), BatchNorm1d, ReLU; head =
 // Linear(32, 2); SGD(lr 0.1) over the trainable parameters, StepLR(1, gamma) if gamma is set.

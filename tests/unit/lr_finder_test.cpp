@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/messages.hpp"
 #include "volt/tuner.hpp"
@@ -20,11 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/lr_finder.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/lr_finder.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/lr_finder.json"); }
 
 double decode(const json& v) {
   if (v.is_string()) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
@@ -17,11 +18,7 @@ namespace nn = torch::nn;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/model_summary.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/model_summary.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/model_summary.json"); }
 
 struct ConvNet : Module {
   ConvNet() {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
@@ -23,11 +24,7 @@ using json = nlohmann::json;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/tqdm.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/tqdm.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/tqdm.json"); }
 
 // A pseudo-terminal `cols` wide in raw mode (no "\n" → "\r\n"); `stream` writes to it, a thread drains it.
 class Pty {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/ivalue_json.hpp"
 #include "support/boring.hpp"
 #include "support/messages.hpp"
 #include "volt/callbacks/stochastic_weight_avg.hpp"
@@ -20,11 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() {
-  std::ifstream in(std::string(VOLT_SOURCE_DIR) + "/tests/golden/callbacks/swa.json");
-  if (!in) throw std::runtime_error("missing tests/golden/callbacks/swa.json");
-  return json::parse(in);
-}
+json golden() { return test::golden_json("callbacks/swa.json"); }
 
 torch::Tensor det(std::vector<int64_t> shape, double scale, double phase) {
   int64_t n = 1;
