@@ -10,6 +10,7 @@
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/trainer.hpp"
+#include "search_trial.hpp"
 
 namespace volt {
 namespace {
@@ -70,18 +71,8 @@ class Search {
       holder_.set(options_.batch_arg_name, current);
       return;
     }
-    TrainerOptions o = trainer_.options();
-    o.callbacks.clear();
-    o.loggers.clear();
-    o.max_steps = options_.steps_per_trial;
+    TrainerOptions o = detail::search_trial_options(trainer_.options(), options_.steps_per_trial);
     o.limit_train_batches = BatchLimit(1.0);
-    o.limit_val_batches = BatchLimit(options_.steps_per_trial);
-    o.num_sanity_val_steps = 0;
-    o.enable_checkpointing = false;
-    o.enable_progress_bar = false;
-    o.enable_model_summary = false;
-    o.max_time.reset();
-    o.seed.reset();
     Trainer trial(o);
     trial.fit(module_, datamodule_ ? datamodule_ : trainer_.datamodule());
   }

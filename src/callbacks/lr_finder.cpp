@@ -16,6 +16,7 @@
 #include "volt/optim/optimizer_state.hpp"
 #include "volt/serialization/python_repr.hpp"
 #include "volt/trainer.hpp"
+#include "search_trial.hpp"
 
 namespace volt {
 namespace {
@@ -279,18 +280,8 @@ std::optional<LRFinder> lr_find(Trainer& trainer, Module& module, const Learning
   auto generator = at::detail::getDefaultCPUGenerator();
   auto rng_state = generator.get_state();
 
-  TrainerOptions o = trainer.options();
   auto recorder = std::make_shared<LRCallback>(options, mode);
-  o.callbacks = {recorder};
-  o.loggers.clear();
-  o.max_steps = options.num_training_steps;
-  o.limit_val_batches = BatchLimit(options.num_training_steps);
-  o.num_sanity_val_steps = 0;
-  o.enable_checkpointing = false;
-  o.enable_progress_bar = false;
-  o.enable_model_summary = false;
-  o.max_time.reset();
-  o.seed.reset();
+  TrainerOptions o = detail::search_trial_options(trainer.options(), options.num_training_steps, {recorder});
   LRFinder finder(mode, options.min_lr, options.max_lr, options.num_training_steps);
   int64_t steps = 0;
   auto restore = [&]() {
