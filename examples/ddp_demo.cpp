@@ -2,8 +2,8 @@
 // (Gloo over loopback). The same binary runs under torchrun or srun, and on several nodes (docs/distributed.md).
 // The tests drive it too: --mode picks a scenario and --out a directory where every rank writes what it saw.
 //
-//   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail|hang]
-//            [--accumulate=K] [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
+//   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail|hang|unused|predict]
+//            [--accumulate=K] [--bucket_cap_mb=MB] [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
 #include <volt/volt.hpp>
 
 #include <filesystem>
@@ -43,6 +43,11 @@ class Regression : public volt::Module {
   explicit Regression(std::string mode) : mode_(std::move(mode)) {
     fc1 = register_module("fc1", torch::nn::Linear(4, 8));
     fc2 = register_module("fc2", torch::nn::Linear(8, 1));
+    if (mode_ == "unused") {
+      // rank 0 only uses `extra`; no rank uses `idle`
+      extra = register_parameter("extra", torch::zeros({1}));
+      idle = register_parameter("idle", torch::ones({3}));
+    }
   }
   volt::StepOutput training_step(const volt::Batch& batch, int64_t batch_idx) override {
     auto xy = batch.toTupleRef().elements();
@@ -50,7 +55,9 @@ class Regression : public volt::Module {
     if (mode_ == "fail" && rank1_second_epoch)
       throw std::runtime_error("ddp_demo: rank 1 fails on purpose in training_step");
     if (mode_ == "hang" && rank1_second_epoch) std::this_thread::sleep_for(std::chrono::minutes(2));
-    auto loss = torch::mse_loss(fc2->forward(torch::relu(fc1->forward(xy[0].toTensor()))), xy[1].toTensor());
+    auto prediction = fc2->forward(torch::relu(fc1->forward(xy[0].toTensor())));
+    if (mode_ == "unused" && trainer().global_rank() == 0) prediction = prediction + extra;
+    auto loss = torch::mse_loss(prediction, xy[1].toTensor());
     volt::LogOptions synced;
     synced.sync_dist = true;
     synced.on_epoch = true;
@@ -62,10 +69,14 @@ class Regression : public volt::Module {
     double signal = trainer().global_rank() == 1 ? 1.0 : -static_cast<double>(trainer().current_epoch());
     log("signal", signal);
   }
+  volt::StepOutput predict_step(const volt::Batch& batch, int64_t, int64_t) override {
+    return fc2->forward(torch::relu(fc1->forward(batch.toTupleRef().elements()[0].toTensor())));
+  }
   volt::OptimizerConfig configure_optimizers() override {
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::Tensor extra, idle;
 
  private:
   std::string mode_;
@@ -110,6 +121,19 @@ struct Recorder : volt::Callback {
   fs::path out_dir;
 };
 
+// predict: each rank writes the dataset indices it predicted (Lightning's pattern: one file per rank).
+struct IndexWriter : volt::BasePredictionWriter {
+  IndexWriter() : volt::BasePredictionWriter("epoch") {}
+  void write_on_epoch_end(volt::Trainer& trainer, volt::Module&, const std::vector<volt::IValue>& predictions,
+                          const std::vector<std::vector<std::vector<int64_t>>>& batch_indices) override {
+    std::ofstream file(out_dir / ("predicted_rank" + std::to_string(trainer.global_rank()) + ".txt"));
+    for (const auto& batch : batch_indices.at(0))
+      for (int64_t index : batch) file << index << "\n";
+    file << "batches " << predictions.size() << "\n";
+  }
+  fs::path out_dir;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,7 +146,9 @@ int main(int argc, char** argv) {
   options.num_nodes = std::stoi(args.count("num_nodes") ? args["num_nodes"] : "1");
   volt::DDPOptions ddp;
   ddp.timeout = std::chrono::seconds(std::stoi(args.count("timeout_s") ? args["timeout_s"] : "60"));
-  if (mode != "single") options.strategy = std::make_shared<volt::DDPStrategy>(ddp);
+  if (args.count("bucket_cap_mb")) ddp.bucket_cap_mb = std::stod(args["bucket_cap_mb"]);
+  auto strategy = std::make_shared<volt::DDPStrategy>(ddp);
+  if (mode != "single") options.strategy = strategy;
   // volt's launcher: in the process the user started, run one process per device and return their exit code
   volt::LaunchOptions launch;
   if (args.count("kill_after_s")) launch.kill_after = std::chrono::seconds(std::stoi(args["kill_after_s"]));
@@ -162,6 +188,19 @@ int main(int argc, char** argv) {
 
   try {
     volt::Trainer trainer(options);
+    if (mode == "predict") {
+      // 63 samples over 2 ranks: 32 and 31, none twice
+      auto writer = std::make_shared<IndexWriter>();
+      writer->out_dir = out;
+      options.callbacks = {writer};
+      volt::Trainer predictor(options);
+      volt::DataLoaderOptions in_order;
+      in_order.batch_size = 8;
+      predictor.predict(model, std::make_shared<volt::TensorDataLoader>(
+                                   std::vector<torch::Tensor>{data[0].slice(0, 0, 63), data[1].slice(0, 0, 63)},
+                                   in_order));
+      return 0;
+    }
     if (mode == "single") {
       const int world = std::stoi(args.count("as_world") ? args["as_world"] : "2");
       trainer.fit(model, std::make_shared<ConcatenatedShards>(*loader, world));
@@ -182,7 +221,8 @@ int main(int argc, char** argv) {
            << "progress_bar_enabled " << recorder->progress_bar_enabled << "\n"
            << "rank_mean " << metrics.at("rank_mean").item<double>() << "\n";
     std::cout << "ddp_demo: rank " << rank << " of " << trainer.world_size() << " finished "
-              << trainer.current_epoch() << " epochs\n";
+              << trainer.current_epoch() << " epochs; gradient buckets " << strategy->gradient_bucket_count()
+              << ", started during backward " << strategy->buckets_started_during_backward() << "\n";
   } catch (const std::exception& e) {
     std::cerr << "ddp_demo: rank " << volt::distributed::global_rank() << ": " << e.what() << std::endl;
     return 1;

@@ -68,12 +68,12 @@ std::string published_failure() {
   return "";
 }
 
-// Runs one collective; a failure (a peer died, or the timeout passed) becomes a DistributedError naming the rank
-// that failed when it said so, and later collectives on this rank become no-ops so on_exception cannot hang.
-void run(const std::string& what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+// Waits for one collective; a failure (a peer died, or the timeout passed) becomes a DistributedError naming the
+// rank that failed when it said so, and later collectives on this rank become no-ops so on_exception cannot hang.
+void wait_for(const std::string& what, const c10::intrusive_ptr<c10d::Work>& work) {
   auto& g = group();
   try {
-    start()->wait();
+    work->wait();
   } catch (const std::exception& e) {
     std::string failed = published_failure();
     g.broken = true;
@@ -85,6 +85,10 @@ void run(const std::string& what, const std::function<c10::intrusive_ptr<c10d::W
                     : "volt: " + failed + " — rank " + rank + " stops too (its " + what + " could not complete).";
     throw DistributedError(g.failure);
   }
+}
+
+void run(const std::string& what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+  wait_for(what, start());
 }
 
 c10d::ReduceOp to_c10d(ReduceOp op) {
@@ -206,23 +210,23 @@ torch::Tensor all_reduce(const torch::Tensor& tensor, ReduceOp op) {
   return t;
 }
 
-void all_reduce_(std::vector<torch::Tensor>& tensors, ReduceOp op) {
-  if (!active() || world_size() == 1 || tensors.empty()) return;
+std::function<void()> all_reduce_start(torch::Tensor tensor, ReduceOp op) {
+  if (!active() || world_size() == 1) return [] {};
+  VOLT_CHECK_T(DistributedError, tensor.is_contiguous(), "volt: all_reduce_start needs a contiguous tensor");
   c10d::AllreduceOptions opts;
   opts.reduceOp = to_c10d(op);
-  std::vector<std::vector<torch::Tensor>> singles;
-  for (auto& t : tensors) {
-    VOLT_CHECK_T(DistributedError, t.is_contiguous(), "volt: all_reduce_ needs contiguous tensors");
-    singles.push_back({t});
-  }
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
-  run("all_reduce", [&] {
-    for (auto& single : singles) works.push_back(group().pg->allreduce(single, opts));
-    for (size_t i = 0; i + 1 < works.size(); ++i) works[i]->wait();
-    return works.back();
-  });
-  if (op == ReduceOp::kMean)
-    for (auto& t : tensors) t.div_(world_size());
+  std::vector<torch::Tensor> single{tensor};
+  auto work = group().pg->allreduce(single, opts);
+  return [work, tensor, op]() mutable {
+    wait_for("all_reduce", work);
+    if (op == ReduceOp::kMean) tensor.div_(world_size());
+  };
+}
+
+void all_reduce_(std::vector<torch::Tensor>& tensors, ReduceOp op) {
+  std::vector<std::function<void()>> pending;
+  for (auto& t : tensors) pending.push_back(all_reduce_start(t, op));
+  for (auto& wait : pending) wait();
 }
 
 bool reduce_boolean_decision(bool decision, bool all) {

@@ -158,10 +158,12 @@ void HookCaller::optimizer_zero_grad(int64_t epoch, int64_t batch_idx, torch::op
 void HookCaller::backward(const torch::Tensor& loss) {
   VOLT_CALLBACKS(on_before_backward, loss);
   VOLT_MODULE(on_before_backward, loss);
+  // DDP averages the gradients (during the backward, bucket by bucket) before on_after_backward sees them, except
+  // inside an accumulation window
+  const bool sync = !lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate();
+  trainer_.strategy_->pre_backward(lm(), sync);
   VOLT_MODULE(backward, loss);
-  // DDP averages the gradients before on_after_backward sees them, except inside an accumulation window
-  if (!lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate())
-    trainer_.strategy_->reduce_gradients(lm());
+  trainer_.strategy_->post_backward(lm());
   VOLT_CALLBACKS(on_after_backward);
   VOLT_MODULE(on_after_backward);
 }

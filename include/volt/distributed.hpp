@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,9 @@ enum class ReduceOp { kSum, kMean, kMax, kMin };
 torch::Tensor all_reduce(const torch::Tensor& tensor, ReduceOp op = ReduceOp::kSum);
 /// In place, several reductions in flight at once (gradient buckets).
 void all_reduce_(std::vector<torch::Tensor>& tensors, ReduceOp op = ReduceOp::kSum);
+/// Starts an in-place all-reduce of the contiguous `tensor` and returns the function that waits for it (failures
+/// as all_reduce's). Several may be in flight; every rank must start them in the same order.
+std::function<void()> all_reduce_start(torch::Tensor tensor, ReduceOp op = ReduceOp::kSum);
 /// Lightning's reduce_boolean_decision: all=true → every rank decided true, all=false → any rank did.
 bool reduce_boolean_decision(bool decision, bool all = true);
 

@@ -10,6 +10,7 @@
 #include "volt/messages.hpp"
 #include "volt/module.hpp"
 #include "volt/strategies/distributed_sampler.hpp"
+#include "gradient_reducer.hpp"
 
 namespace volt {
 namespace {
@@ -56,6 +57,8 @@ void through_flat_buckets(const std::vector<torch::Tensor>& tensors, double cap_
 
 }  // namespace
 
+DDPStrategy::~DDPStrategy() = default;
+
 DDPStrategy::DDPStrategy(DDPOptions options) : options_(std::move(options)) {
   VOLT_CHECK(options_.timeout.count() > 0, "DDPOptions::timeout must be positive");
   VOLT_CHECK(options_.bucket_cap_mb > 0, "DDPOptions::bucket_cap_mb must be positive, got ", options_.bucket_cap_mb);
@@ -97,6 +100,7 @@ void DDPStrategy::setup_environment() {
 
 void DDPStrategy::setup(Module& module, const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers) {
   if (world_size() <= 1) return;
+  reducer_ = std::make_unique<detail::GradientReducer>(options_.bucket_cap_mb * 1024 * 1024);
   torch::NoGradGuard no_grad;
   // rank 0's parameters and buffers everywhere (PyTorch DDP's constructor does the same)
   std::vector<torch::Tensor> state;
@@ -130,37 +134,28 @@ void DDPStrategy::setup(Module& module, const std::vector<std::shared_ptr<torch:
   }
 }
 
-void DDPStrategy::reduce_gradients(Module& module) {
-  if (world_size() <= 1) return;
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params;
-  for (const auto& p : module.parameters())
-    if (p.requires_grad()) params.push_back(p);
-  if (params.empty()) return;
-  // A parameter one rank did not use still takes part when another rank has its gradient (as zeros here).
-  auto has_grad = torch::zeros({static_cast<int64_t>(params.size())}, torch::kInt);
-  for (size_t i = 0; i < params.size(); ++i) has_grad[static_cast<int64_t>(i)] = params[i].grad().defined() ? 1 : 0;
-  has_grad = distributed::all_reduce(has_grad, distributed::ReduceOp::kMax);
-  std::vector<torch::Tensor> grads;
-  for (size_t i = params.size(); i-- > 0;) {  // reverse order, as backward produces them (PyTorch DDP's buckets)
-    if (has_grad[static_cast<int64_t>(i)].item<int>() == 0) continue;
-    auto& p = params[i];
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    VOLT_CHECK(!p.grad().is_sparse(), "DDPStrategy: sparse gradients are not supported");
-    grads.push_back(p.grad());
-  }
-  through_flat_buckets(grads, options_.bucket_cap_mb * 1024 * 1024, [](std::vector<torch::Tensor>& flats) {
-    distributed::all_reduce_(flats, distributed::ReduceOp::kMean);
-  });
+void DDPStrategy::pre_backward(Module& module, bool sync_gradients) {
+  if (!reducer_) return;
+  reducer_->prepare(module.parameters(), sync_gradients);
+}
+
+void DDPStrategy::post_backward(Module&) {
+  if (reducer_) reducer_->finish();
 }
 
 std::shared_ptr<DataLoader> DDPStrategy::process_dataloader(std::shared_ptr<DataLoader> loader,
                                                             const std::string& kind) {
-  // predict keeps every sample on every rank (Lightning shards it without padding; not done here)
-  if (!loader || world_size() <= 1 || !use_distributed_sampler || kind == "predict") return loader;
+  if (!loader || world_size() <= 1 || !use_distributed_sampler) return loader;
+  // prediction: no padding, so no sample is predicted twice (Lightning's UnrepeatedDistributedSampler)
+  const bool unrepeated = kind == "predict";
   if (auto* tensors = dynamic_cast<TensorDataLoader*>(loader.get()))
-    return std::make_shared<DistributedTensorDataLoader>(*tensors, world_size(), global_rank());
-  return std::make_shared<DistributedBatchLoader>(loader, world_size(), global_rank());
+    return std::make_shared<DistributedTensorDataLoader>(*tensors, world_size(), global_rank(), unrepeated);
+  return std::make_shared<DistributedBatchLoader>(loader, world_size(), global_rank(), unrepeated);
+}
+
+size_t DDPStrategy::gradient_bucket_count() const { return reducer_ ? reducer_->bucket_count() : 0; }
+size_t DDPStrategy::buckets_started_during_backward() const {
+  return reducer_ ? reducer_->started_during_backward() : 0;
 }
 
 void DDPStrategy::on_exception(const std::exception& error) { distributed::report_failure(error.what()); }

@@ -15,16 +15,19 @@ DistributedSampler::DistributedSampler(DistributedSamplerOptions options) : opti
 
 int64_t DistributedSampler::num_samples(int64_t n) const {
   const int64_t w = options_.num_replicas;
+  if (options_.unrepeated) return n > options_.rank ? (n - options_.rank + w - 1) / w : 0;
   if (options_.drop_last && n % w != 0) return (n - w + w - 1) / w;  // ceil((n - w) / w)
   return (n + w - 1) / w;
 }
 
 std::vector<int64_t> DistributedSampler::indices(int64_t n, int64_t epoch) const {
   const int64_t w = options_.num_replicas;
-  const int64_t total = num_samples(n) * w;
+  const int64_t total = options_.unrepeated ? n : num_samples(n) * w;
   std::vector<int64_t> order(static_cast<size_t>(n));
   if (options_.shuffle) {
-    auto generator = at::detail::createCPUGenerator(options_.seed + static_cast<uint64_t>(epoch));
+    // Lightning's UnrepeatedDistributedSampler seeds with the epoch alone (it ignores `seed`)
+    const uint64_t seed = options_.unrepeated ? 0 : options_.seed;
+    auto generator = at::detail::createCPUGenerator(seed + static_cast<uint64_t>(epoch));
     auto perm = torch::randperm(n, generator, torch::kLong);
     auto* p = perm.data_ptr<int64_t>();
     for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = p[i];
@@ -43,11 +46,13 @@ std::vector<int64_t> DistributedSampler::indices(int64_t n, int64_t epoch) const
 // ---- DistributedTensorDataLoader ----------------------------------------------------------------------------------
 
 namespace {
-DistributedSamplerOptions sampler_options(const DataLoaderOptions& o, int64_t num_replicas, int64_t rank) {
+DistributedSamplerOptions sampler_options(const DataLoaderOptions& o, int64_t num_replicas, int64_t rank,
+                                          bool unrepeated) {
   DistributedSamplerOptions s;
   s.num_replicas = num_replicas;
   s.rank = rank;
-  s.shuffle = o.shuffle;
+  s.unrepeated = unrepeated;
+  s.shuffle = o.shuffle && !unrepeated;  // Lightning predicts in the dataset's order
   s.seed = o.seed;
   s.drop_last = false;  // Lightning's DistributedSampler pads; the loader's drop_last applies to its batches
   return s;
@@ -55,10 +60,10 @@ DistributedSamplerOptions sampler_options(const DataLoaderOptions& o, int64_t nu
 }  // namespace
 
 DistributedTensorDataLoader::DistributedTensorDataLoader(const TensorDataLoader& loader, int64_t num_replicas,
-                                                         int64_t rank)
+                                                         int64_t rank, bool unrepeated)
     : tensors_(loader.tensors()),
       loader_options_(loader.options()),
-      sampler_(sampler_options(loader.options(), num_replicas, rank)) {
+      sampler_(sampler_options(loader.options(), num_replicas, rank, unrepeated)) {
   set_epoch(0);
 }
 
@@ -101,14 +106,19 @@ void DistributedTensorDataLoader::load_state_dict(const StateDict& state) {
 
 // ---- DistributedBatchLoader ---------------------------------------------------------------------------------------
 
-DistributedBatchLoader::DistributedBatchLoader(std::shared_ptr<DataLoader> loader, int64_t num_replicas, int64_t rank)
-    : loader_(std::move(loader)), num_replicas_(num_replicas), rank_(rank) {
+DistributedBatchLoader::DistributedBatchLoader(std::shared_ptr<DataLoader> loader, int64_t num_replicas, int64_t rank,
+                                               bool unrepeated)
+    : loader_(std::move(loader)), num_replicas_(num_replicas), rank_(rank), unrepeated_(unrepeated) {
   VOLT_CHECK(loader_ != nullptr, "DistributedBatchLoader: the loader is null");
   VOLT_CHECK(num_replicas_ >= 1 && rank_ >= 0 && rank_ < num_replicas_, "DistributedBatchLoader: rank ", rank_,
              " is not in [0, ", num_replicas_, ")");
 }
 
-int64_t DistributedBatchLoader::size() const { return (loader_->size() + num_replicas_ - 1) / num_replicas_; }
+int64_t DistributedBatchLoader::size() const {
+  const int64_t n = loader_->size();
+  if (unrepeated_) return n > rank_ ? (n - rank_ + num_replicas_ - 1) / num_replicas_ : 0;
+  return (n + num_replicas_ - 1) / num_replicas_;
+}
 
 int64_t DistributedBatchLoader::inner_index(int64_t index) const {
   VOLT_CHECK(index >= 0 && index < size(), "DistributedBatchLoader: batch index ", index, " out of range [0, ", size(),

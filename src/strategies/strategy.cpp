@@ -14,7 +14,8 @@ namespace volt {
 Strategy::~Strategy() = default;
 void Strategy::setup_environment() {}
 void Strategy::setup(Module&, const std::vector<std::shared_ptr<torch::optim::Optimizer>>&) {}
-void Strategy::reduce_gradients(Module&) {}
+void Strategy::pre_backward(Module&, bool) {}
+void Strategy::post_backward(Module&) {}
 std::shared_ptr<DataLoader> Strategy::process_dataloader(std::shared_ptr<DataLoader> loader, const std::string&) {
   return loader;
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +182,56 @@ TEST(DistributedSampler, MatchesPyTorchIndicesForEveryRank) {
       EXPECT_EQ(sampler.indices(c["n"].get<int64_t>(), c["epoch"].get<int64_t>()), expected) << c.dump();
     }
   }
+}
+
+TEST(DistributedSampler, UnrepeatedMatchesLightningsPredictionSampler) {
+  // tools/gen_unrepeated_sampler_golden.py: Lightning's UnrepeatedDistributedSampler, what predict shards with
+  auto cases = volt::test::read_json(std::string(VOLT_SOURCE_DIR) + "/tests/golden/unrepeated_sampler.json");
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    for (int64_t rank = 0; rank < c["num_replicas"].get<int64_t>(); ++rank) {
+      volt::DistributedSamplerOptions o;
+      o.num_replicas = c["num_replicas"].get<int64_t>();
+      o.rank = rank;
+      o.shuffle = c["shuffle"].get<bool>();
+      o.seed = c["seed"].get<uint64_t>();
+      o.unrepeated = true;
+      volt::DistributedSampler sampler(o);
+      auto expected = c["indices"][static_cast<size_t>(rank)].get<std::vector<int64_t>>();
+      EXPECT_EQ(sampler.indices(c["n"].get<int64_t>(), c["epoch"].get<int64_t>()), expected) << c.dump();
+      EXPECT_EQ(sampler.num_samples(c["n"].get<int64_t>()), static_cast<int64_t>(expected.size()));
+    }
+  }
+}
+
+TEST(DistributedSampler, PredictionShardsCoverEverySampleOnce) {
+  // 10 samples, batch 3, 3 ranks, unrepeated: 4/3/3 samples, nothing padded, the loader's order kept
+  auto x = torch::arange(10).to(torch::kFloat).unsqueeze(1);
+  volt::DataLoaderOptions o;
+  o.batch_size = 3;
+  o.shuffle = true;  // prediction ignores it, as Lightning predicts in order
+  volt::TensorDataLoader loader({x}, o);
+  std::vector<int64_t> seen;
+  std::vector<int64_t> sizes;
+  for (int rank = 0; rank < 3; ++rank) {
+    volt::DistributedTensorDataLoader shard(loader, 3, rank, /*unrepeated=*/true);
+    sizes.push_back(shard.size());
+    for (int64_t b = 0; b < shard.size(); ++b) {
+      const auto indices = shard.batch_indices(b).value();
+      seen.insert(seen.end(), indices.begin(), indices.end());
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{2, 1, 1}));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+
+  // other loaders, by batch without wrapping: 4 batches over 3 ranks → 2, 1, 1
+  o.shuffle = false;
+  auto inner = std::make_shared<volt::TensorDataLoader>(std::vector<torch::Tensor>{x}, o);
+  EXPECT_EQ(volt::DistributedBatchLoader(inner, 3, 0, true).size(), 2);
+  volt::DistributedBatchLoader rank2(inner, 3, 2, true);
+  ASSERT_EQ(rank2.size(), 1);
+  EXPECT_EQ(*rank2.batch_indices(0), (std::vector<int64_t>{6, 7, 8}));
 }
 
 TEST(DistributedSampler, RejectsARankOutsideTheReplicas) {
@@ -384,6 +435,63 @@ TEST(DDPTwoProcesses, WeightsAgreeAndMatchOneProcessOnTheConcatenatedBatches) {
 TEST(DDPTwoProcesses, GradientAccumulationMatchesOneProcess) {
   // accumulate 2 batches: the averaged accumulated gradients equal one process's on the concatenated batches
   expect_ddp_matches_one_process(fresh_dir("accumulate"), {"--accumulate=2", "--max_epochs=2"});
+}
+
+TEST(DDPTwoProcesses, OneBucketPerParameterStartsDuringBackwardAndStillMatches) {
+  // buckets of ~10 bytes: every parameter gets its own bucket, so all-reduces start during the backward pass and
+  // several are in flight at once; the result must not change
+  const std::string output =
+      expect_ddp_matches_one_process(fresh_dir("small_buckets"), {"--bucket_cap_mb=0.00001", "--max_epochs=2"});
+  EXPECT_NE(output.find("gradient buckets 4, started during backward 4"), std::string::npos) << output;
+}
+
+TEST(DDPTwoProcesses, AParameterUnusedOnOneRankOrOnAllRanksNeitherHangsNorDiverges) {
+  // `extra` is used by rank 0 only (rank 1 contributes zeros to its average); `idle` by no rank (its gradient stays
+  // undefined, so SGD leaves it alone, as in one process)
+  auto dir = fresh_dir("unused");
+  auto run = finish(start({demo(), "--mode=unused", "--devices=2", "--max_epochs=2", "--bucket_cap_mb=0.00001",
+                           "--out=" + dir.string()},
+                          {}, dir / "log"));
+  ASSERT_FALSE(run.timed_out) << run.output;
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // idle's bucket never becomes ready, so it and the bucket after it start when the backward has finished
+  EXPECT_EQ(count(run.output, "gradient buckets 6, started during backward 4"), 2u) << run.output;
+  auto w0 = read_weights(dir / "weights_rank0.pt");
+  auto w1 = read_weights(dir / "weights_rank1.pt");
+  ASSERT_EQ(w0.size(), 6u);
+  for (size_t i = 0; i < w0.size(); ++i) EXPECT_TRUE(torch::equal(w0[i], w1[i])) << "parameter " << i;
+  // parameters() lists the module's own parameters before its children's: extra, idle, fc1.*, fc2.*
+  EXPECT_FALSE(torch::equal(w0[0], torch::zeros({1}))) << "extra got no gradient";
+  EXPECT_TRUE(torch::equal(w0[1], torch::ones({3}))) << "idle was updated";
+}
+
+TEST(DDPTwoProcesses, PredictionIsShardedWithoutRepeatingASample) {
+  auto dir = fresh_dir("predict");
+  auto run = finish(start({demo(), "--mode=predict", "--devices=2", "--out=" + dir.string()}, {}, dir / "log"));
+  ASSERT_FALSE(run.timed_out) << run.output;
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::vector<int64_t> all;
+  std::map<int, std::vector<int64_t>> per_rank;
+  std::map<int, std::string> batches;
+  for (int rank = 0; rank < 2; ++rank) {
+    std::ifstream in(dir / ("predicted_rank" + std::to_string(rank) + ".txt"));
+    std::string word;
+    while (in >> word) {
+      if (word == "batches") in >> batches[rank];
+      else per_rank[rank].push_back(std::stoll(word));
+    }
+    all.insert(all.end(), per_rank[rank].begin(), per_rank[rank].end());
+  }
+  EXPECT_EQ(per_rank[0].size(), 32u);
+  EXPECT_EQ(per_rank[1].size(), 31u);
+  EXPECT_EQ(per_rank[1].front(), 1);  // rank 1: samples 1, 3, 5, ...
+  EXPECT_EQ(per_rank[1].back(), 61);
+  EXPECT_EQ(batches[0], "4");
+  EXPECT_EQ(batches[1], "4");
+  std::sort(all.begin(), all.end());
+  std::vector<int64_t> expected(63);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(all, expected);
 }
 
 TEST(DDPTwoProcesses, EarlyStoppingSeenByOneRankStopsBothAtTheSameEpoch) {

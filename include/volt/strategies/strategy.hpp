@@ -1,7 +1,7 @@
 // Strategy: how a run uses its processes (Lightning's strategies). SingleDeviceStrategy is the one-process
 // default; DDPStrategy (strategies/ddp.hpp) replicates the module on every rank of a c10d process group.
 // The Trainer calls the strategy at a few points only: before the run (setup_environment), after the optimizers
-// exist (setup), after a backward that ends an accumulation window (reduce_gradients), when it builds a dataloader
+// exist (setup), around every backward (pre_backward/post_backward), when it builds a dataloader
 // (process_dataloader) and on an exception (on_exception). Callbacks use the collectives.
 #pragma once
 #include <torch/types.h>
@@ -34,8 +34,11 @@ class Strategy {
   virtual void setup_environment();
   /// When fitting, once the module is on its device and the optimizers exist: every rank starts equal.
   virtual void setup(Module& module, const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers);
-  /// After a backward whose gradients are about to be used by an optimizer step.
-  virtual void reduce_gradients(Module& module);
+  /// Before a backward; `sync_gradients` is false inside an accumulation window (gradients stay local, like
+  /// PyTorch DDP's no_sync) and true when an optimizer step is about to use them.
+  virtual void pre_backward(Module& module, bool sync_gradients);
+  /// After that backward, before on_after_backward: the gradients are synchronised when they were to be.
+  virtual void post_backward(Module& module);
   /// Gives each rank its own shard of a train/val/test loader ("train", "val", "test", "predict").
   virtual std::shared_ptr<DataLoader> process_dataloader(std::shared_ptr<DataLoader> loader, const std::string& kind);
   /// First thing on an exception in fit/validate/test/predict (before the callbacks' on_exception).
