@@ -25,9 +25,11 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# vs_lightning_bench compares with Python Lightning 2.2.5 (pip, in a venv over Debian's python3-torch)
 bench: build
 	cmake --build $(BUILD) -j $(JOBS) --target benchmarks
-	@for b in $(BUILD)/benchmarks/*_bench; do echo "== $$b"; $$b; done
+	@export VOLT_LIGHTNING_PYTHON=$$(bash scripts/lightning-venv.sh); \
+	for b in $(BUILD)/benchmarks/*_bench; do echo "== $$b"; $$b || exit 1; done
 
 PREFIX ?= /usr/local
 install: build

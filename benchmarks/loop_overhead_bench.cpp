@@ -2,41 +2,19 @@
 // in one run, printed as steps/s and as the ratio volt / raw. Threads: 1 (say so in any report).
 #include <volt/volt.hpp>
 
+#include "tiny_mlp.hpp"
+
 #include <chrono>
 #include <cstdio>
 
 namespace {
 
-constexpr int64_t kSamples = 64 * 200, kBatch = 64, kEpochs = 3;
-
-struct Mlp : volt::Module {
-  Mlp() {
-    fc1 = register_module("fc1", torch::nn::Linear(784, 128));
-    fc2 = register_module("fc2", torch::nn::Linear(128, 10));
-  }
-  torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::relu(fc1->forward(x))); }
-  volt::StepOutput training_step(const volt::Batch& batch, int64_t) override {
-    const auto& xy = batch.toTupleRef().elements();
-    auto loss = torch::cross_entropy_loss(forward(xy[0].toTensor()), xy[1].toTensor());
-    if (log_loss) log("train_loss", loss);
-    return loss;
-  }
-  volt::OptimizerConfig configure_optimizers() override {
-    return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.01));
-  }
-  bool log_loss = false;
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-};
-
-struct NoOp : volt::Callback {
-  void on_train_batch_start(volt::Trainer&, volt::Module&, const volt::Batch&, int64_t) override {}
-  void on_train_batch_end(volt::Trainer&, volt::Module&, const volt::StepOutput&, const volt::Batch&,
-                          int64_t) override {}
-};
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using bench::kBatch;
+using bench::kEpochs;
+using bench::kSamples;
+using bench::Mlp;
+using bench::NoOp;
+using bench::seconds_since;
 
 double raw_loop(const torch::Tensor& x, const torch::Tensor& y) {
   torch::manual_seed(0);

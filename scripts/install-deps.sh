@@ -7,6 +7,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libgloo-dev              # headers of the Gloo transport behind c10d's ProcessGroupGloo (DDP)
   libgtest-dev
+  libbenchmark-dev         # the Google Benchmark benchmarks (make bench)
   zlib1g-dev               # reads the gzip'd IDX files of the datasets
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   python3-torch            # tests prove that Python's torch.load reads volt checkpoints
