@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import lightning.pytorch as pl
 
+# torch 1.13's torch.distributed._shard does not import on Python 3.11; Lightning only uses it for optional hooks
+pl.LightningModule._register_sharded_tensor_state_dict_hooks_if_available = lambda self: None
 SAMPLES, BATCH, EPOCHS = 64 * 200, 64, 3
 
 

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,7 @@ double volt_fit(bool log_loss) {
   o.max_epochs = bench::kEpochs;
   o.num_sanity_val_steps = 0;
   o.default_root_dir = "bench_runs";
+  std::filesystem::remove_all(o.default_root_dir);  // each run starts without old checkpoints
   o.enable_checkpointing = true;
   o.enable_model_summary = false;
   o.enable_progress_bar = false;
