@@ -265,29 +265,29 @@ TEST(HookTable, LogChecksReadTheTable) {
     LogOptions options;
     if (!hook.log.allowed) {
       try {
-        detail::check_log_allowed(hook.name, options);
+        volt::detail::check_log_allowed(hook.name, options);
         ADD_FAILURE() << "log() allowed inside " << hook.name;
       } catch (const MisconfigurationError& e) {
         EXPECT_EQ(std::string(e.what()), std::string("You can't `self.log()` inside `") + hook.name + "`.");
       }
       continue;
     }
-    detail::check_log_allowed(hook.name, options);
+    volt::detail::check_log_allowed(hook.name, options);
     EXPECT_EQ(*options.on_step, hook.log.default_on_step) << hook.name;
     EXPECT_EQ(*options.on_epoch, hook.log.default_on_epoch) << hook.name;
   }
   LogOptions step;
   step.on_step = true;
   try {
-    detail::check_log_allowed("on_validation_epoch_end", step);
+    volt::detail::check_log_allowed("on_validation_epoch_end", step);
     ADD_FAILURE() << "on_step=True accepted in an epoch hook";
   } catch (const MisconfigurationError& e) {
     EXPECT_STREQ(e.what(), "You can't `self.log(on_step=True)` inside `on_validation_epoch_end`, must be one of (False,)");
   }
   LogOptions none;
-  EXPECT_THROW(detail::check_log_allowed("resume_from_checkpoint", none), Error);
+  EXPECT_THROW(volt::detail::check_log_allowed("resume_from_checkpoint", none), Error);
   try {
-    detail::check_log_allowed("not_a_hook", none);
+    volt::detail::check_log_allowed("not_a_hook", none);
     ADD_FAILURE() << "log() allowed in an unknown hook";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "Logging inside `not_a_hook` is not implemented.");
