@@ -6,81 +6,30 @@
 
 #include "volt/distributed.hpp"
 #include "volt/error.hpp"
+#include "volt/hooks.hpp"
 #include "volt/logging.hpp"
 
 namespace volt::detail {
-namespace {
-
-// Allowed (on_step, on_epoch) values per hook and the defaults; absent hooks are "not loggable".
-struct FxRule {
-  std::set<bool> on_step, on_epoch;
-  bool default_on_step, default_on_epoch;
-};
-
-const FxRule* fx_rule(const std::string& fx) {
-  static const FxRule step_hooks{{false, true}, {false, true}, true, false};
-  static const FxRule eval_step_hooks{{false, true}, {false, true}, false, true};
-  static const FxRule epoch_hooks{{false}, {true}, false, true};
-  static const std::map<std::string, const FxRule*> rules = {
-      {"training_step", &step_hooks}, {"on_train_batch_start", &step_hooks}, {"on_train_batch_end", &step_hooks},
-      {"on_before_backward", &step_hooks}, {"backward", &step_hooks}, {"on_after_backward", &step_hooks},
-      {"on_before_optimizer_step", &step_hooks}, {"optimizer_step", &step_hooks},
-      {"configure_gradient_clipping", &step_hooks}, {"clip_gradients", &step_hooks},
-      {"on_before_zero_grad", &step_hooks}, {"optimizer_zero_grad", &step_hooks},
-      {"validation_step", &eval_step_hooks}, {"test_step", &eval_step_hooks},
-      {"on_validation_batch_start", &eval_step_hooks}, {"on_validation_batch_end", &eval_step_hooks},
-      {"on_test_batch_start", &eval_step_hooks}, {"on_test_batch_end", &eval_step_hooks},
-      {"on_train_start", &epoch_hooks}, {"on_validation_start", &epoch_hooks}, {"on_test_start", &epoch_hooks},
-      {"on_train_epoch_start", &epoch_hooks}, {"on_train_epoch_end", &epoch_hooks},
-      {"on_validation_epoch_start", &epoch_hooks}, {"on_validation_epoch_end", &epoch_hooks},
-      {"on_test_epoch_start", &epoch_hooks}, {"on_test_epoch_end", &epoch_hooks},
-  };
-  auto it = rules.find(fx);
-  return it == rules.end() ? nullptr : it->second;
-}
-
-// Hooks where logging is known and forbidden (the rest are "not implemented", as Lightning distinguishes).
-bool logging_forbidden(const std::string& fx) {
-  static const std::set<std::string> forbidden = {
-      "on_fit_start", "on_fit_end", "on_sanity_check_start", "on_sanity_check_end", "on_train_end",
-      "on_validation_end", "on_test_end", "on_predict_start", "on_predict_end", "on_predict_epoch_start",
-      "on_predict_epoch_end", "on_predict_batch_start", "on_predict_batch_end", "predict_step", "on_exception",
-      "state_dict", "load_state_dict", "on_save_checkpoint", "on_load_checkpoint", "setup", "teardown",
-      "configure_optimizers", "configure_callbacks", "configure_model", "configure_sharded_model",
-      "train_dataloader", "val_dataloader", "test_dataloader", "predict_dataloader", "prepare_data",
-      "on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "lr_scheduler_step",
-      "on_validation_model_eval", "on_validation_model_train", "on_validation_model_zero_grad",
-      "on_test_model_eval", "on_test_model_train", "on_predict_model_eval"};
-  return forbidden.count(fx) > 0;
-}
-
-std::string bool_tuple(const std::set<bool>& values) {
-  std::string out = "(";
-  for (bool v : values) out += std::string(v ? "True" : "False") + ", ";
-  if (values.size() > 1) out.resize(out.size() - 2);
-  else out.resize(out.size() - 1);  // Python's one-tuple keeps the comma: "(False,)"
-  return out + ")";
-}
-
-}  // namespace
 
 void check_log_allowed(const std::string& fx, LogOptions& options) {
   if (fx.empty())
     throw MisconfigurationError(
         "You are trying to `self.log()` but it is not managed by the `Trainer` control flow: call log() from a "
         "Module or Callback hook while fit/validate/test runs");
-  if (logging_forbidden(fx))
-    throw MisconfigurationError(concat("You can't `self.log()` inside `", fx, "`."));
-  const FxRule* rule = fx_rule(fx);
-  if (rule == nullptr) throw Error(concat("Logging inside `", fx, "` is not implemented."));
-  bool on_step = options.on_step.value_or(rule->default_on_step);
-  bool on_epoch = options.on_epoch.value_or(rule->default_on_epoch);
-  if (!rule->on_step.count(on_step))
+  // The rules are the hook table's (include/volt/hooks.hpp), the same table docs/hooks.md is printed from.
+  const HookInfo* hook = find_hook(fx);
+  if (hook == nullptr) throw Error(concat("Logging inside `", fx, "` is not implemented."));
+  const LogRule& rule = hook->log;
+  if (!rule.allowed) throw MisconfigurationError(concat("You can't `self.log()` inside `", fx, "`."));
+  bool on_step = options.on_step.value_or(rule.default_on_step);
+  bool on_epoch = options.on_epoch.value_or(rule.default_on_epoch);
+  auto allows = [](uint8_t allowed, bool value) { return (allowed & (value ? 2 : 1)) != 0; };
+  if (!allows(rule.on_step, on_step))
     throw MisconfigurationError(concat("You can't `self.log(on_step=", on_step ? "True" : "False", ")` inside `", fx,
-                                       "`, must be one of ", bool_tuple(rule->on_step)));
-  if (!rule->on_epoch.count(on_epoch))
+                                       "`, must be one of ", log_values_repr(rule.on_step)));
+  if (!allows(rule.on_epoch, on_epoch))
     throw MisconfigurationError(concat("You can't `self.log(on_epoch=", on_epoch ? "True" : "False", ")` inside `",
-                                       fx, "`, must be one of ", bool_tuple(rule->on_epoch)));
+                                       fx, "`, must be one of ", log_values_repr(rule.on_epoch)));
   options.on_step = on_step;
   options.on_epoch = on_epoch;
 }
