@@ -258,7 +258,10 @@ torch::Tensor random_unstructured_mask(const torch::Tensor& t, const torch::Tens
 c10::List<c10::optional<at::Tensor>> channel_index(int64_t ndim, int64_t dim, const torch::Tensor& index) {
   c10::List<c10::optional<at::Tensor>> slc;
   const int64_t d = dim < 0 ? dim + ndim : dim;
-  for (int64_t i = 0; i < ndim; ++i) slc.push_back(i == d ? c10::optional<at::Tensor>(index) : c10::nullopt);
+  // a boolean channel selection becomes the indices it selects (ATen's masked_fill shortcut for a lone bool index
+  // would broadcast it against the trailing dims instead)
+  const at::Tensor positions = index.scalar_type() == at::kBool ? index.nonzero().squeeze(1) : index;
+  for (int64_t i = 0; i < ndim; ++i) slc.push_back(i == d ? c10::optional<at::Tensor>(positions) : c10::nullopt);
   return slc;
 }
 
