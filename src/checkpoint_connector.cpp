@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "volt/callbacks/checkpoint.hpp"
+#include "volt/callbacks/model_pruning.hpp"
 #include "volt/callbacks/on_exception_checkpoint.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
@@ -197,6 +198,9 @@ void Trainer::restore_modules_and_callbacks(const std::string& path) {
   // model: on_load_checkpoint, then the weights
   hooks_->module_load_checkpoint(checkpoint);
   StateDict weights = require_dict(checkpoint, "state_dict", path);
+  // volt: a checkpoint saved while pruned (X_orig/X_mask) gets its reparametrisation back before the strict load
+  for (const auto& cb : callbacks_)
+    if (auto* pruning = dynamic_cast<ModelPruning*>(cb.get())) pruning->prepare_state_dict_load(*module_, weights);
   StateDict current;
   module_state(*module_, "", current);
   std::vector<std::string> missing, unexpected;

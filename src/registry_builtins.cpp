@@ -10,6 +10,7 @@
 #include "volt/callbacks/lr_finder.hpp"
 #include "volt/callbacks/lr_monitor.hpp"
 #include "volt/callbacks/model_checkpoint.hpp"
+#include "volt/callbacks/model_pruning.hpp"
 #include "volt/callbacks/model_summary.hpp"
 #include "volt/callbacks/on_exception_checkpoint.hpp"
 #include "volt/callbacks/rich_progress.hpp"
@@ -158,6 +159,27 @@ void register_callbacks(Registry& r) {
     o.annealing_epochs = a.get("annealing_epochs", o.annealing_epochs);
     o.annealing_strategy = a.get("annealing_strategy", o.annealing_strategy);
     return std::make_shared<StochasticWeightAveraging>(o);
+  }, src);
+  r.add_callback("ModelPruning", [](InitArgs& a) {
+    ModelPruningOptions o;
+    o.pruning_fn = a.required<std::string>("pruning_fn");
+    o.parameter_names = a.get("parameter_names", o.parameter_names);
+    o.use_global_unstructured = a.get("use_global_unstructured", o.use_global_unstructured);
+    YAML::Node amount = a.raw("amount", YAML::Node(0.5));
+    int64_t count = 0;
+    if (amount.IsDefined() && !amount.IsNull()) {  // Lightning's amount: int (a count) | float (a fraction)
+      if (amount.IsScalar() && YAML::convert<int64_t>::decode(amount, count)) o.amount = count;
+      else o.amount = yaml_as<double>(amount, a.path_of("amount"));
+    }
+    o.apply_pruning = a.get("apply_pruning", o.apply_pruning);
+    o.make_pruning_permanent = a.get("make_pruning_permanent", o.make_pruning_permanent);
+    o.use_lottery_ticket_hypothesis = a.get("use_lottery_ticket_hypothesis", o.use_lottery_ticket_hypothesis);
+    o.resample_parameters = a.get("resample_parameters", o.resample_parameters);
+    o.pruning_dim = a.get("pruning_dim", o.pruning_dim);
+    o.pruning_norm = a.get("pruning_norm", o.pruning_norm);
+    o.verbose = a.get("verbose", o.verbose);
+    o.prune_on_train_epoch_end = a.get("prune_on_train_epoch_end", o.prune_on_train_epoch_end);
+    return std::make_shared<ModelPruning>(o);
   }, src);
   r.add_callback("LearningRateFinder", [](InitArgs& a) {
     LearningRateFinderOptions o;
