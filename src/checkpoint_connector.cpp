@@ -111,6 +111,9 @@ StateDict Trainer::dump_checkpoint(bool weights_only) {
                        {"global_step", global_step()},
                        {"pytorch-lightning_version", std::string(kLightningVersion)},
                        {"volt_version", std::string(VOLT_VERSION)},
+                       // volt's resume state next to its version (Python's Lightning ignores unknown top-level
+                       // keys): what a bit-identical resume needs beyond Lightning's loop progress
+                       {kResumeKey, resume_state()},
                        {"state_dict", model_state},
                        {"loops", StateDict{{"fit_loop", fit_loop_->state_dict()},
                                            {"validate_loop", validate_loop_->state_dict()},
@@ -137,9 +140,6 @@ StateDict Trainer::dump_checkpoint(bool weights_only) {
     StateDict dm_state = datamodule_->state_dict();
     if (!dm_state.empty()) checkpoint.set(datamodule_->class_name(), dm_state);
   }
-  // volt's own key (Python's Lightning ignores unknown top-level keys): what a bit-identical resume needs beyond
-  // Lightning's loop progress.
-  checkpoint.set(kResumeKey, resume_state());
   if (!weights_only) hooks_->callbacks_save_checkpoint(checkpoint);
   hooks_->module_save_checkpoint(checkpoint);
   return checkpoint;

@@ -215,8 +215,8 @@ TEST(PythonInterop, CounterExampleCheckpointReadsInPythonWithLightningKeys) {
   ASSERT_EQ(ckpt["type"], "dict");
   const json& top = ckpt["value"];
   EXPECT_EQ(dict_keys(top),
-            (std::vector<std::string>{"epoch", "global_step", "pytorch-lightning_version", "volt_version", "state_dict",
-                                      "loops", "callbacks", "optimizer_states", "lr_schedulers", "volt_resume"}));
+            (std::vector<std::string>{"epoch", "global_step", "pytorch-lightning_version", "volt_version", "volt_resume",
+                                      "state_dict", "loops", "callbacks", "optimizer_states", "lr_schedulers"}));
   EXPECT_EQ(dict_get(top, "epoch"), 1);  // saved in the last epoch's on_train_epoch_end
   EXPECT_EQ(dict_get(top, "global_step"), 32);
   json callbacks = dict_get(top, "callbacks");
