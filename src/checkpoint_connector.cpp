@@ -5,14 +5,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unordered_map>
 
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/model_pruning.hpp"
 #include "volt/callbacks/on_exception_checkpoint.hpp"
+#include "volt/detail/atomic_file.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
@@ -27,6 +32,8 @@ namespace {
 
 /// The Lightning release whose checkpoint layout volt writes (Python's migrations key off it).
 constexpr const char* kLightningVersion = "2.2.5";
+/// The top-level key of volt's resume state (Trainer::resume_state).
+constexpr const char* kResumeKey = "volt_resume";
 
 // PyTorch's Module.state_dict order: each module's own parameters, then its own buffers, then its children.
 void module_state(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
@@ -35,39 +42,55 @@ void module_state(const torch::nn::Module& module, const std::string& prefix, St
   for (const auto& child : module.named_children()) module_state(*child.value(), prefix + child.key() + ".", out);
 }
 
-void fsync_path(const fs::path& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
+// Every checkpoint file goes through detail::atomic_write_file (temporary file, fsync, rename, fsync of the
+// directory): a crash leaves the old file or the new one, never a torn one.
+void write_checkpoint_file(const std::string& path, const std::vector<char>& bytes) {
+  try {
+    detail::atomic_write_file(path, bytes);
+  } catch (const detail::AtomicWriteError& e) {
+    throw CheckpointError(std::string("Checkpoint not saved. ") + e.what());
+  }
 }
 
-// temp file in the same directory → flush → fsync → rename → fsync the directory: a crash leaves the old file or
-// the new one, never a torn one.
-void atomic_write(const std::string& path, const std::vector<char>& bytes) {
-  fs::path target(path);
-  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  fs::path tmp = dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw CheckpointError("Cannot write checkpoint '" + path + "': cannot create '" + tmp.string() +
-                                    "' (" + std::strerror(errno) + ")");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw CheckpointError("Cannot write checkpoint '" + path + "': writing failed (disk full?)");
-    }
+// The object torch::pickle_save writes, for synchronous and asynchronous saves alike. Dicts, lists and tuples are
+// rebuilt and every tensor is replaced by a new handle: a detached alias (copy=false) or a detached copy
+// (copy=true: a background thread may then pickle it while training changes the originals). A tensor that occurs
+// twice stays one object. Why rebuild for synchronous saves too: torch's pickler memoizes an object when its
+// reference count is above one, so the bytes would depend on who else holds a tensor (the optimizer holds its
+// momentum buffers); with fresh handles both kinds of save write byte-identical files.
+IValue pickle_view(const IValue& value, bool copy, std::unordered_map<const c10::TensorImpl*, torch::Tensor>& seen) {
+  if (value.isTensor()) {
+    const torch::Tensor& t = value.toTensor();
+    if (!t.defined()) return value;
+    auto it = seen.find(t.unsafeGetTensorImpl());
+    if (it != seen.end()) return it->second;
+    torch::Tensor handle = copy ? t.detach().clone() : t.detach();
+    seen.emplace(t.unsafeGetTensorImpl(), handle);
+    return handle;
   }
-  fsync_path(tmp, O_RDONLY);
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw CheckpointError("Cannot write checkpoint '" + path + "': rename failed (" + ec.message() + ")");
+  if (value.isGenericDict()) {
+    auto dict = value.toGenericDict();
+    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
+    for (const auto& item : dict) out.insert(item.key(), pickle_view(item.value(), copy, seen));
+    return out;
   }
-  fsync_path(dir, O_RDONLY | O_DIRECTORY);
+  if (value.isList()) {
+    auto list = value.toList();
+    c10::impl::GenericList out(list.elementType());
+    for (const auto& item : list) out.push_back(pickle_view(item, copy, seen));
+    return out;
+  }
+  if (value.isTuple()) {
+    std::vector<IValue> items;
+    for (const auto& item : value.toTupleRef().elements()) items.push_back(pickle_view(item, copy, seen));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  return value;
+}
+
+IValue pickle_view(const IValue& value, bool copy) {
+  std::unordered_map<const c10::TensorImpl*, torch::Tensor> seen;
+  return pickle_view(value, copy, seen);  // `seen` goes before pickling: only real repeats count as shared
 }
 
 StateDict require_dict(const StateDict& checkpoint, const std::string& key, const std::string& file) {
@@ -89,6 +112,9 @@ StateDict Trainer::dump_checkpoint(bool weights_only) {
                        {"global_step", global_step()},
                        {"pytorch-lightning_version", std::string(kLightningVersion)},
                        {"volt_version", std::string(VOLT_VERSION)},
+                       // volt's resume state next to its version (Python's Lightning ignores unknown top-level
+                       // keys): what a bit-identical resume needs beyond Lightning's loop progress
+                       {kResumeKey, resume_state()},
                        {"state_dict", model_state},
                        {"loops", StateDict{{"fit_loop", fit_loop_->state_dict()},
                                            {"validate_loop", validate_loop_->state_dict()},
@@ -120,11 +146,98 @@ StateDict Trainer::dump_checkpoint(bool weights_only) {
   return checkpoint;
 }
 
-void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
+// What Lightning 2.2 does not save but an exact resume needs (docs/reliability.md):
+// - torch_cpu_rng: the default CPU generator (dropout, torch::rand in steps). Lightning resumes with whatever
+//   seed_everything left, so its dropout masks after a resume differ from an uninterrupted run's.
+// - train_loader: the training loader's state_dict (its epoch and shuffle seed; a custom loader may keep more).
+//   Lightning keeps this under loops.fit_loop.state_dict.combined_loader only for stateful loaders; putting it
+//   there would make Python's Lightning fail to load the file ("0 stateful loaders but found 1 states").
+// - accumulated_grads: the gradients summed so far when the checkpoint falls inside an accumulate_grad_batches
+//   window. Lightning's ModelCheckpoint only saves mid-epoch at optimizer steps (every_n_train_steps counts
+//   global steps), where the gradients are about to be zeroed anyway; but trainer.save_checkpoint from a callback
+//   may run after any batch, and dropping the partial sum would train the rest of the window on a fraction of
+//   its gradient. volt saves it, so a resume from inside a window is bit-identical too.
+// CUDA generators are not saved: volt's tests and targets are CPU builds (documented as a limit).
+StateDict Trainer::resume_state() const {
+  StateDict state{{"format", int64_t(1)}};
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    state.set("torch_cpu_rng", generator.get_state());
+  }
+  if (fit_loop_ && fit_loop_->train_loader) state.set("train_loader", fit_loop_->train_loader->state_dict());
+  if (fn_ == TrainerFn::kFitting && running_ && module_ != nullptr && module_->automatic_optimization) {
+    const auto& epoch_loop = fit_loop_->epoch_loop;
+    const int64_t processed = epoch_loop.batch_progress.current.processed;
+    if (processed > 0 && epoch_loop.batch_only_accumulated(processed)) {
+      c10::impl::GenericDict grads(c10::StringType::get(), c10::AnyType::get());
+      for (const auto& p : module_->named_parameters())
+        grads.insert(p.key(), p.value().grad().defined() ? IValue(p.value().grad().detach().clone()) : IValue());
+      state.set("accumulated_grads", grads);
+    }
+  }
+  return state;
+}
+
+void Trainer::apply_pending_resume() {
+  if (!pending_resume_) return;
+  StateDict state = std::move(*pending_resume_);
+  pending_resume_.reset();
+  const std::string where = "checkpoint '" + ckpt_path_ + "' key '" + kResumeKey + "'";
+  if (state.contains("torch_cpu_rng")) {
+    IValue rng = state.at("torch_cpu_rng");
+    if (!rng.isTensor()) throw CheckpointError(where + ".torch_cpu_rng: expected a tensor");
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng.toTensor());
+  }
+  if (state.contains("accumulated_grads")) {
+    StateDict grads = as_state(state.at("accumulated_grads"), where + ".accumulated_grads");
+    torch::NoGradGuard no_grad;
+    for (auto& p : module_->named_parameters()) {
+      if (!grads.contains(p.key())) continue;
+      IValue g = grads.at(p.key());
+      if (g.isNone()) {
+        p.value().mutable_grad() = torch::Tensor();
+      } else if (g.isTensor() && g.toTensor().sizes() == p.value().sizes()) {
+        p.value().mutable_grad() = g.toTensor().to(p.value().device()).clone();
+      } else {
+        throw CheckpointError(where + ".accumulated_grads." + p.key() + ": expected a tensor shaped like the parameter");
+      }
+    }
+  }
+}
+
+void Trainer::save_checkpoint(const std::string& path, bool weights_only, bool async_write) {
   VOLT_CHECK(!path.empty(), "Trainer::save_checkpoint: the path is empty");
   StateDict checkpoint = dump_checkpoint(weights_only);  // every rank runs the hooks
-  if (is_global_zero()) atomic_write(path, torch::pickle_save(checkpoint.ivalue()));
+  if (is_global_zero()) {
+    if (async_write) {
+      if (!checkpoint_writer_)
+        checkpoint_writer_ = std::make_unique<detail::BackgroundWriter>(
+            static_cast<size_t>(std::max<int64_t>(1, options_.async_checkpoint_queue_size)));
+      // the only work on the training path: copying the tensors; pickling and writing happen in the background
+      IValue snapshot = pickle_view(checkpoint.ivalue(), /*copy=*/true);
+      // moved, not copied: the task must hold the only reference (see pickle_view)
+      checkpoint_writer_->submit(
+          [snapshot = std::move(snapshot), path] { write_checkpoint_file(path, torch::pickle_save(snapshot)); });
+    } else {
+      wait_for_checkpoints();  // earlier background writes land first (they may target the same file)
+      write_checkpoint_file(path, torch::pickle_save(pickle_view(checkpoint.ivalue(), /*copy=*/false)));
+    }
+  }
   barrier("Trainer.save_checkpoint");
+}
+
+void Trainer::wait_for_checkpoints() {
+  if (checkpoint_writer_) checkpoint_writer_->wait();
+}
+
+void Trainer::after_pending_checkpoint_writes(std::function<void()> task) {
+  if (checkpoint_writer_ && (checkpoint_writer_->busy() || checkpoint_writer_->failed()))
+    checkpoint_writer_->submit(std::move(task), /*skip_if_earlier_failed=*/true);
+  else
+    task();
 }
 
 // ---- ckpt_path resolution -----------------------------------------------------------------------------------------
@@ -133,6 +246,35 @@ std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path_in, bool /*m
   // Lightning's _parse_ckpt_path; an empty ckpt_path is Python's None, and volt always has a model passed in.
   const std::string fn = stage_name(fn_);
   std::string ckpt_path = ckpt_path_in;
+  // SLURM: a requeued job resumes from its newest hpc_ckpt_<n>.ckpt (Lightning's _hpc_resume_path)
+  auto hpc_resume_path = [&]() -> std::string {
+    std::error_code ec;
+    std::optional<int64_t> best;
+    if (fs::is_directory(default_root_dir(), ec))
+      for (const auto& entry : fs::directory_iterator(default_root_dir(), ec)) {
+        const std::string name = entry.path().filename().string();
+        const auto at = name.rfind("hpc_ckpt_");
+        if (at == std::string::npos) continue;
+        std::string digits;
+        for (char c : name.substr(at + 9))
+          if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+        if (digits.empty() || digits.size() > 18) continue;
+        best = std::max(best.value_or(-1), static_cast<int64_t>(std::stoll(digits)));
+      }
+    return best ? (fs::path(default_root_dir()) / ("hpc_ckpt_" + std::to_string(*best) + ".ckpt")).string() : "";
+  };
+  const char* slurm_ntasks = std::getenv("SLURM_NTASKS");
+  const char* slurm_job_name = std::getenv("SLURM_JOB_NAME");
+  const bool on_slurm = slurm_ntasks != nullptr && (slurm_job_name == nullptr || (std::string(slurm_job_name) != "bash" &&
+                                                                                  std::string(slurm_job_name) != "interactive"));
+  if (ckpt_path.empty() && on_slurm && !hpc_resume_path().empty()) ckpt_path = "hpc";
+  if (ckpt_path == "hpc") {
+    std::string hpc = hpc_resume_path();
+    if (hpc.empty())
+      throw MisconfigurationError("`." + fn + "(ckpt_path=\"hpc\")` is set but no HPC checkpoint was found. Please "
+                                  "pass an exact checkpoint path to `." + fn + "(ckpt_path=...)`");
+    return hpc;
+  }
   const bool has_on_exception_checkpoint =
       std::any_of(callbacks_.begin(), callbacks_.end(),
                   [](const CallbackPtr& cb) { return dynamic_cast<OnExceptionCheckpoint*>(cb.get()) != nullptr; });
@@ -188,6 +330,7 @@ std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path_in, bool /*m
 
 void Trainer::restore_modules_and_callbacks(const std::string& path) {
   rank_zero_info("Restoring states from the checkpoint path at " + path);
+  wait_for_checkpoints();  // the file may still be on its way to disk
   IValue loaded = read_checkpoint_file(path);
   StateDict checkpoint = as_state(loaded, "checkpoint '" + path + "'");
   for (const char* key : {"state_dict", "pytorch-lightning_version"})
@@ -265,6 +408,8 @@ void Trainer::restore_training_state() {
     }
   }
   if (fn_ != TrainerFn::kFitting) return;
+  if (checkpoint.contains(kResumeKey))
+    pending_resume_ = as_state(checkpoint.at(kResumeKey), where + " key '" + std::string(kResumeKey) + "'");
   if (max_epochs_ != -1 && current_epoch() > max_epochs_)
     throw MisconfigurationError(detail::concat("You restored a checkpoint with current_epoch=", current_epoch(),
                                                ", but you have set Trainer(max_epochs=", max_epochs_, ")."));

@@ -12,6 +12,7 @@
 
 #include "config_args.hpp"
 #include "volt/callbacks/timer.hpp"
+#include "volt/detail/atomic_file.hpp"
 #include "volt/loggers/tensorboard_logger.hpp"
 #include "volt/messages.hpp"
 #include "volt/plugins.hpp"
@@ -173,7 +174,7 @@ class SaveConfigCallback : public Callback {
       fs::create_directories(log_dir);
       YAML::Emitter emitter;
       emitter << config_;
-      std::ofstream(path) << emitter.c_str() << "\n";
+      detail::atomic_write_file(path.string(), std::string(emitter.c_str()) + "\n");
     }
     already_saved_ = true;
   }

@@ -8,7 +8,13 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <cctype>
 #include <csignal>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <set>
 
 #include "volt/callbacks/checkpoint.hpp"
@@ -18,6 +24,7 @@
 #include "volt/callbacks/rich_progress.hpp"
 #include "volt/callbacks/timer.hpp"
 #include "volt/callbacks/tqdm_progress.hpp"
+#include "volt/detail/atomic_file.hpp"
 #include "volt/detail/loops.hpp"
 #include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
@@ -62,8 +69,52 @@ struct Trainer::RunData {
 
 namespace {
 
-std::atomic<int> g_received_signal{0};
+std::atomic<int> g_received_signal{0};  // SIGINT/SIGTERM: stop at the next safe point
+std::atomic<int> g_requeue_signal{0};   // SIGUSR1 under SLURM: save hpc_ckpt_<n>.ckpt and requeue, go on
 extern "C" void volt_signal_handler(int signal) { g_received_signal.store(signal); }
+extern "C" void volt_requeue_handler(int signal) { g_requeue_signal.store(signal); }
+
+// Lightning's SLURMEnvironment.detect() (_is_srun_used): SLURM_NTASKS is set and the job is not interactive.
+bool slurm_detected() {
+  const char* ntasks = std::getenv("SLURM_NTASKS");
+  const char* name = std::getenv("SLURM_JOB_NAME");
+  const std::string job_name = name ? name : "";
+  return ntasks != nullptr && job_name != "bash" && job_name != "interactive";
+}
+
+// Lightning's __max_ckpt_version_in_folder: the largest number in the names of the files of `dir` that contain
+// `key` (the digits after its last occurrence); nullopt if none.
+std::optional<int64_t> max_ckpt_version(const std::string& dir, const std::string& key) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return std::nullopt;
+  std::optional<int64_t> best;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto at = name.rfind(key);
+    if (at == std::string::npos) continue;
+    std::string digits;
+    for (char c : name.substr(at + key.size()))
+      if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+    if (digits.empty() || digits.size() > 18) continue;  // Python's int("") would raise; volt skips the file
+    const int64_t v = std::stoll(digits);
+    if (!best || v > *best) best = v;
+  }
+  return best;
+}
+
+// `scontrol requeue <job>` without a shell; returns its exit code (127: not found).
+int run_scontrol_requeue(const std::string& job_id) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::execlp("scontrol", "scontrol", "requeue", job_id.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 void check_limit(const BatchLimit& limit, const char* name) {
   if (limit.is_count ? limit.count < 0 : (limit.fraction < 0.0 || limit.fraction > 1.0))
@@ -203,7 +254,16 @@ Trainer::Trainer(TrainerOptions options)
   predict_loop_ = std::make_unique<detail::PredictionLoop>(*this, o.inference_mode);
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() = default;  // the background writer finishes its queue
+
+void Trainer::drain_checkpoint_writes() {
+  if (!checkpoint_writer_) return;
+  try {
+    checkpoint_writer_->wait();
+  } catch (const std::exception& e) {
+    rank_zero_warn(std::string("A background checkpoint write failed while the run was failing: ") + e.what());
+  }
+}
 
 std::shared_ptr<DataLoader> Trainer::train_dataloader() const { return fit_loop_ ? fit_loop_->train_loader : nullptr; }
 
@@ -290,6 +350,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
   datamodule_ = datamodule;
   data_ = std::make_unique<RunData>(std::move(data));
   g_received_signal.store(0);
+  g_requeue_signal.store(0);
   const std::string stage = stage_name(fn);
   try {
     if (fn == TrainerFn::kFitting) {
@@ -312,6 +373,8 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     hooks_->prepare_data();
     hooks_->setup(stage);
     hooks_->configure_model();
+    wait_for_checkpoints();  // "last" is found by modification time: pending writes must land first
+    pending_resume_.reset();
     ckpt_path_ = resolve_ckpt_path(ckpt_path, true);
     if (!ckpt_path_.empty()) restore_modules_and_callbacks(ckpt_path_);
     reset_results();
@@ -329,19 +392,28 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     barrier("resume_end");
     auto old_int = std::signal(SIGINT, volt_signal_handler);
     auto old_term = std::signal(SIGTERM, volt_signal_handler);
+    const bool requeue = options_.slurm_auto_requeue && slurm_detected();
+    if (requeue) rank_zero_info("SLURM auto-requeueing enabled. Setting signal handlers.");
+    auto old_usr1 = requeue ? std::signal(SIGUSR1, volt_requeue_handler) : SIG_DFL;
+    auto restore_signals = [&] {
+      std::signal(SIGINT, old_int);
+      std::signal(SIGTERM, old_term);
+      if (requeue) std::signal(SIGUSR1, old_usr1);
+    };
     IValue results;
     try {
       results = run_stage();
+      wait_for_checkpoints();  // a background write that failed fails the run, through on_exception
     } catch (...) {
-      std::signal(SIGINT, old_int);
-      std::signal(SIGTERM, old_term);
+      restore_signals();
       throw;
     }
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
+    restore_signals();
     teardown_internal();
     if (fn == TrainerFn::kFitting) hooks_->fit_end();
     hooks_->teardown(stage);
+    pending_resume_.reset();
+    wait_for_checkpoints();  // anything saved by the end hooks
     status_ = "finished";
     running_ = validating_ = false;
     return results;
@@ -349,6 +421,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     status_ = "interrupted";
     strategy_->on_exception(error);  // DDP: tell the other ranks, so they fail instead of waiting
     hooks_->exception(error);  // an exception from on_exception itself propagates, as in Lightning
+    drain_checkpoint_writes();
     teardown_internal();
     running_ = validating_ = sanity_checking_ = false;
     throw;
@@ -357,6 +430,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     status_ = "interrupted";
     strategy_->on_exception(Error("a non-standard exception (not derived from std::exception) was thrown"));
     hooks_->exception(Error("a non-standard exception (not derived from std::exception) was thrown"));
+    drain_checkpoint_writes();
     teardown_internal();
     running_ = validating_ = sanity_checking_ = false;
     throw;
@@ -576,6 +650,43 @@ bool Trainer::reduce_boolean_decision(bool decision, bool all) const {
   return strategy_->reduce_boolean_decision(decision, all);
 }
 bool Trainer::received_signal() const { return g_received_signal.load() != 0; }
+
+// Called by the loops at their safe points (after a batch, after an epoch): Lightning's signal handlers act at any
+// bytecode; volt's only set a flag, and the work happens here, where a checkpoint resumes exactly.
+void Trainer::handle_preemption_signal() {
+  if (int usr = g_requeue_signal.exchange(0)) {
+    // Lightning's _SignalConnector._slurm_sigusr_handler_fn: loggers finalized, hpc checkpoint, requeue. Training
+    // goes on until SLURM ends the job.
+    rank_zero_info("Handling auto-requeue signal: " + std::to_string(usr));
+    for (const auto& logger : loggers()) logger->finalize("finished");
+    const auto max_suffix = max_ckpt_version(default_root_dir(), "ckpt_");
+    save_checkpoint((std::filesystem::path(default_root_dir()) /
+                     ("hpc_ckpt_" + std::to_string((max_suffix ? *max_suffix : 0) + 1) + ".ckpt"))
+                        .string());
+    if (is_global_zero()) {
+      const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
+      const char* job = std::getenv("SLURM_JOB_ID");
+      std::string job_id = array_job ? std::string(array_job) + "_" + (std::getenv("SLURM_ARRAY_TASK_ID") ? std::getenv("SLURM_ARRAY_TASK_ID") : "")
+                                     : (job ? job : "");
+      if (job_id.empty() || job_id.find_first_not_of("0123456789_-") != std::string::npos) {
+        rank_zero_warn("Cannot requeue the SLURM job: SLURM_JOB_ID is '" + job_id + "', expected digits");
+      } else {
+        rank_zero_info("requeing job " + job_id + "...");
+        int result = run_scontrol_requeue(job_id);
+        if (result == 0) rank_zero_info("Requeued SLURM job: " + job_id);
+        else rank_zero_warn("Requeuing SLURM job " + job_id + " failed with error code " + std::to_string(result));
+      }
+    }
+  }
+  if (int sig = g_received_signal.load()) {
+    if (fn_ == TrainerFn::kFitting && !options_.signal_checkpoint_path.empty()) {
+      rank_zero_info("Saving a checkpoint to " + options_.signal_checkpoint_path + " before stopping (signal " +
+                     std::to_string(sig) + ")");
+      save_checkpoint(options_.signal_checkpoint_path);
+    }
+    throw SignalError(sig, "volt: stopping at a safe point after a termination signal");
+  }
+}
 
 // ---- logger connector ---------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@ class EvaluationLoop;
 class PredictionLoop;
 class HookCaller;
 class ResultCollection;
+class BackgroundWriter;
 }  // namespace detail
 
 class Checkpoint;
@@ -115,6 +117,14 @@ struct TrainerOptions {
   bool barebones = false;
   std::vector<CallbackPtr> callbacks;
   std::vector<std::shared_ptr<Logger>> loggers;
+  /// Asynchronous checkpoints (save_checkpoint(..., async_write=true), ModelCheckpoint's async_save): at most this
+  /// many snapshots wait for the background writer; one more save blocks until a slot frees (>= 1).
+  int64_t async_checkpoint_queue_size = 2;
+  /// SIGTERM/SIGINT: before stopping at the next safe point, save a checkpoint here (empty: do not save).
+  std::string signal_checkpoint_path;
+  /// Under SLURM (SLURM_JOB_ID set), SIGUSR1 saves <default_root_dir>/hpc_ckpt_<n>.ckpt at the next safe point and
+  /// requeues the job with `scontrol requeue $SLURM_JOB_ID` (Lightning's SLURMEnvironment(auto_requeue=True)).
+  bool slurm_auto_requeue = true;
 };
 
 class Trainer {
@@ -145,8 +155,16 @@ class Trainer {
   std::vector<IValue> predict(Module& module, std::shared_ptr<DataLoader> dataloader,
                               const std::string& ckpt_path = "");
 
-  /// Dumps a checkpoint (every hook runs) and writes it atomically on rank 0.
-  void save_checkpoint(const std::string& path, bool weights_only = false);
+  /// Dumps a checkpoint (every hook runs) and writes it atomically on rank 0 (docs/reliability.md).
+  /// async_write: the tensors are copied off the training path and the file is written on a background thread
+  /// while training goes on; a failure of an earlier background write is thrown here (CheckpointError).
+  void save_checkpoint(const std::string& path, bool weights_only = false, bool async_write = false);
+  /// Blocks until every background checkpoint write has finished; throws CheckpointError for the first one that
+  /// failed. fit/validate/test/predict call it at their end, on exceptions and before reading a checkpoint.
+  void wait_for_checkpoints();
+  /// Runs `task` after the pending background writes (at once when there are none): ModelCheckpoint removes an
+  /// old checkpoint or links "last" only once the new file is durable.
+  void after_pending_checkpoint_writes(std::function<void()> task);
   /// The checkpoint dict as it would be saved (spec §3.1 layout); runs the save hooks.
   StateDict dump_checkpoint(bool weights_only = false);
 
@@ -315,6 +333,16 @@ class Trainer {
   std::string status_ = "initializing";
   std::string ckpt_path_;
   std::optional<StateDict> loaded_checkpoint_;
+  /// The checkpoint's "volt_resume" entry while a resumed fit has not reached its first batch yet.
+  std::optional<StateDict> pending_resume_;
+  /// Restores the random state (and, inside an accumulation window, the gradients) of the checkpoint fit resumed
+  /// from, once, right before training continues.
+  void apply_pending_resume();
+  StateDict resume_state() const;
+  std::unique_ptr<detail::BackgroundWriter> checkpoint_writer_;
+  /// On an exception: waits for the background writes; their failures become warnings (the run fails anyway).
+  void drain_checkpoint_writes();
+  void handle_preemption_signal();
   torch::Device device_{torch::kCPU};
   int64_t max_epochs_ = -1;
   int64_t min_epochs_ = 0;

@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
+#include "volt/detail/atomic_file.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
 #include "volt/optim/optimizer_state.hpp"
@@ -192,11 +194,11 @@ std::optional<double> LRFinder::suggestion(int64_t skip_begin, int64_t skip_end)
 }
 
 void LRFinder::write_csv(const std::string& path) const {
-  std::ofstream out(path, std::ios::trunc);
-  VOLT_CHECK(static_cast<bool>(out), "lr finder: cannot write '", path, "'");
+  std::ostringstream out;
   out << "lr,loss\n";
   for (size_t i = 0; i < lrs.size(); ++i)
     out << g17(lrs[i]) << "," << (i < losses.size() ? g17(losses[i]) : "nan") << "\n";
+  detail::atomic_write_file(path, out.str());
 }
 
 void LRFinder::write_svg(const std::string& path, bool suggest) {
@@ -221,8 +223,7 @@ void LRFinder::write_svg(const std::string& path, bool suggest) {
   if (y1 == y0) y1 = y0 + 1;
   auto sx = [&](double lr) { return left + (xv(lr) - x0) / (x1 - x0) * (width - left - right); };
   auto sy = [&](double loss) { return top + (y1 - loss) / (y1 - y0) * (height - top - bottom); };
-  std::ofstream out(path, std::ios::trunc);
-  VOLT_CHECK(static_cast<bool>(out), "lr finder: cannot write '", path, "'");
+  std::ostringstream out;
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
       << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   const double ax = left, ay = height - bottom;
@@ -252,6 +253,7 @@ void LRFinder::write_svg(const std::string& path, bool suggest) {
         << "\" r=\"5\" fill=\"red\"/>\n";
   }
   out << "</svg>\n";
+  detail::atomic_write_file(path, out.str());
 }
 
 // ---- the search ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 
+#include "volt/detail/atomic_file.hpp"
 #include "volt/error.hpp"
 #include "volt/ksuit/metric_properties.hpp"
 #include "volt/messages.hpp"
@@ -596,7 +597,7 @@ void ModelCheckpoint::save_last_checkpoint(Trainer& trainer, const MetricMap& ca
 }
 
 void ModelCheckpoint::save_checkpoint(Trainer& trainer, const std::string& filepath) {
-  trainer.save_checkpoint(filepath, options_.save_weights_only);
+  trainer.save_checkpoint(filepath, options_.save_weights_only, options_.async_save);
   last_global_step_saved_ = trainer.global_step();
   last_checkpoint_saved_ = filepath;
 }
@@ -604,15 +605,18 @@ void ModelCheckpoint::save_checkpoint(Trainer& trainer, const std::string& filep
 void ModelCheckpoint::link_checkpoint(Trainer& trainer, const std::string& filepath,
                                       const std::string& linkpath) const {
   if (trainer.is_global_zero()) {
-    std::error_code ec;
-    const auto status = fs::symlink_status(linkpath, ec);
-    if (fs::is_symlink(status) || fs::is_regular_file(status)) fs::remove(linkpath);
-    else if (fs::is_directory(status)) fs::remove_all(linkpath);
-    // os.path.relpath: lexical, from the link's directory
+    // os.path.relpath: lexical, from the link's directory. The link replaces the old entry by a rename (never a
+    // moment without "last"), and only after the file it points to is on disk.
     const fs::path target = fs::absolute(filepath).lexically_normal();
     const fs::path start = fs::absolute(fs::path(linkpath).parent_path()).lexically_normal();
-    fs::create_symlink(target.lexically_relative(start), linkpath, ec);
-    if (ec) fs::copy_file(filepath, linkpath, fs::copy_options::overwrite_existing);  // no links: copy the file
+    const std::string relative = target.lexically_relative(start).string();
+    trainer.after_pending_checkpoint_writes([filepath, linkpath, relative] {
+      try {
+        if (!detail::atomic_symlink(relative, linkpath)) detail::atomic_copy_file(filepath, linkpath);  // no links
+      } catch (const detail::AtomicWriteError& e) {
+        throw CheckpointError(std::string("Checkpoint link not saved. ") + e.what());
+      }
+    });
   }
   trainer.barrier();
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "volt/callbacks/model_checkpoint.hpp"
+#include "volt/detail/atomic_file.hpp"
 #include "volt/error.hpp"
 #include "volt/ksuit/checkpoint_writer.hpp"
 #include "volt/ksuit/log_writer.hpp"
@@ -194,25 +195,10 @@ std::string CheckpointWriter::model_file_name(const std::string& output_name, co
 }
 
 void write_file_atomically(const std::string& path, const std::vector<char>& bytes) {
-  fs::path target(path);
-  std::error_code ec;
-  if (!target.parent_path().empty()) fs::create_directories(target.parent_path(), ec);
-  fs::path tmp = target;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw CheckpointError("Cannot write '" + path + "': cannot create '" + tmp.string() + "'");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw CheckpointError("Cannot write '" + path + "': writing failed (disk full?)");
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw CheckpointError("Cannot write '" + path + "': rename failed (" + ec.message() + ")");
+  try {
+    volt::detail::atomic_write_file(path, bytes);
+  } catch (const volt::detail::AtomicWriteError& e) {
+    throw CheckpointError(std::string("Checkpoint not saved. ") + e.what());
   }
 }
 

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "volt/detail/atomic_file.hpp"
 #include "volt/distributed.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
@@ -23,15 +26,7 @@ namespace volt {
 // ---- shared helpers -----------------------------------------------------------------------------------------------
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  fs::rename(tmp, path);
+  detail::atomic_write_file(path, text);  // throws detail::AtomicWriteError (a volt::Error) naming path and cause
 }
 
 int64_t next_logger_version(const std::string& root_dir) {
@@ -285,9 +280,11 @@ void CSVLogger::save() {
     for (const auto& row : pending_) text += format(row);
     write_file_atomically(file.string(), text);
   } else {
+    // appending rows is not atomic: a crash can cut the last row short (the rows before it stay)
     std::ofstream out(file, std::ios::binary | std::ios::app);
     for (const auto& row : pending_) out << format(row);
-    if (!out) throw std::runtime_error("cannot append to " + file.string());
+    out.flush();
+    if (!out) throw Error("Cannot append to '" + file.string() + "' (" + std::strerror(errno) + ")");
   }
   written_.insert(written_.end(), pending_.begin(), pending_.end());
   pending_.clear();

@@ -252,8 +252,7 @@ void EvaluationLoop::evaluation_step(const Batch& raw, int64_t batch_idx, int64_
     trainer_.log_metrics(trainer_.live_metrics().log, seen_batches_[dataloader_idx]);
     ++seen_batches_[dataloader_idx];
   }
-  if (!batch_progress.is_last_batch && trainer_.received_signal())
-    throw SignalError(0, "volt: stopping at a safe point after a termination signal");
+  if (!batch_progress.is_last_batch) trainer_.handle_preemption_signal();
 }
 
 MetricMap EvaluationLoop::store_dataloader_outputs() {

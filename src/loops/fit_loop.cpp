@@ -109,7 +109,17 @@ void FitLoop::on_run_start() {
 
 void FitLoop::on_advance_start() {
   setup_data();
+  // A resumed fit continues either inside an epoch (the epoch loop restores the random state right before its next
+  // batch) or at the start of one: then the random state is restored here, before set_epoch, as it was when the
+  // checkpoint was written at the end of the previous epoch.
+  const auto& batches = epoch_loop.batch_progress.current;
+  const bool resumes_mid_epoch =
+      epoch_loop.restarting && batches.ready > 0 && batches.ready < trainer_.num_training_batches_;
+  if (!resumes_mid_epoch) trainer_.apply_pending_resume();
   train_loader->set_epoch(epoch_progress.current.processed);
+  if (resumes_mid_epoch && trainer_.pending_resume_ && trainer_.pending_resume_->contains("train_loader"))
+    train_loader->load_state_dict(as_state(trainer_.pending_resume_->at("train_loader"),
+                                           "checkpoint '" + trainer_.ckpt_path_ + "' key 'volt_resume.train_loader'"));
   epoch_progress.increment_ready();
   trainer_.hooks_->train_epoch_start();
   epoch_progress.increment_started();
@@ -120,14 +130,20 @@ void FitLoop::on_advance_end() {
   epoch_progress.increment_processed();
   trainer_.hooks_->train_epoch_end();
   trainer_.on_epoch_end_logging();
-  if (epoch_loop.num_ready_batches_reached())
-    epoch_loop.update_lr_schedulers("epoch", /*update_plateau_schedulers=*/!restarting);
+  // Lightning 2.2 calls update_lr_schedulers("epoch", update_plateau_schedulers=not restarting) here. In an epoch
+  // that was resumed (restarting) that steps the non-plateau schedulers a second time: the epoch loop already
+  // stepped them after the epoch's last batch (in this process after a mid-epoch resume, or before the checkpoint
+  // was written after an epoch-end one), so Lightning's resumed learning rates are off by one step. volt steps
+  // only what has not been stepped: plateau schedulers when not restarting (their metric is not in the
+  // checkpoint, as in Lightning), nothing when restarting, so that a resume is bit-identical.
+  if (!restarting && epoch_loop.num_ready_batches_reached())
+    epoch_loop.update_lr_schedulers("epoch", /*update_plateau_schedulers=*/true);
   // loggers expect epoch-end metrics at the step of the epoch's last batch
   --epoch_loop.batches_that_stepped;
   trainer_.update_train_epoch_metrics();
   ++epoch_loop.batches_that_stepped;
   epoch_progress.increment_completed();
-  if (trainer_.received_signal()) throw SignalError(0, "volt: stopping at a safe point after a termination signal");
+  trainer_.handle_preemption_signal();
 }
 
 StateDict FitLoop::state_dict() const {

@@ -158,6 +158,7 @@ bool TrainingEpochLoop::advance() {
 
   int64_t batch_idx = batch_progress.current.ready;
   if (batch_idx >= trainer_.num_training_batches_) return false;
+  trainer_.apply_pending_resume();  // a resumed fit: the random state and gradients of the checkpoint
   Batch batch = trainer_.fit_loop_->train_loader->batch(batch_idx);
   batch_progress.is_last_batch = batch_idx + 1 >= trainer_.num_training_batches_;
 
@@ -200,8 +201,7 @@ void TrainingEpochLoop::on_advance_end() {
   if (!should_accumulate()) ++batches_that_stepped;
   if (trainer_.should_update_logs())
     for (const auto& logger : trainer_.loggers()) logger->save();
-  if (!is_training_done() && trainer_.received_signal())
-    throw SignalError(0, "volt: stopping at a safe point after a termination signal");
+  if (!is_training_done()) trainer_.handle_preemption_signal();
 }
 
 StepOutput TrainingEpochLoop::run_automatic_optimization(const Batch& batch, int64_t batch_idx) {

@@ -55,6 +55,9 @@ struct ModelCheckpointOptions {
   /// Also save when fit/validate/test/predict is interrupted by an exception (Lightning 2.5.3+; off by default,
   /// as 2.2.5 has no such option).
   bool save_on_exception = false;
+  /// volt: write the files on the trainer's background thread (Trainer::save_checkpoint's async_write); an old
+  /// checkpoint is removed, and "last" linked, only after the new file is durable.
+  bool async_save = false;
 };
 
 class ModelCheckpoint : public Checkpoint {

@@ -78,6 +78,8 @@ class TrainingEpochLoop {
   bool should_accumulate() const;
   bool should_check_val_epoch() const;
   void update_lr_schedulers(const std::string& interval, bool update_plateau_schedulers);
+  /// Whether the batch that made `ready` batches only accumulated gradients (no optimizer step).
+  bool batch_only_accumulated(int64_t ready) const;
 
   BatchProgress batch_progress;
   Progress scheduler_progress{Tracker::kReadyCompleted};
@@ -94,8 +96,6 @@ class TrainingEpochLoop {
   void on_advance_end();
   bool should_check_val_fx() const;
   bool accumulated_batches_reached() const;
-  /// Whether the batch that made `ready` batches only accumulated gradients (no optimizer step).
-  bool batch_only_accumulated(int64_t ready) const;
   bool is_training_done() const;
   StepOutput run_automatic_optimization(const Batch& batch, int64_t batch_idx);
   StepOutput run_manual_optimization(const Batch& batch, int64_t batch_idx);
