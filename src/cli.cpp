@@ -274,6 +274,9 @@ TrainerOptions trainer_options(const YAML::Node& node, YAML::Node& shown) {
   }
   o.num_nodes = a.get("num_nodes", o.num_nodes);
   o.strategy = a.get("strategy", o.strategy.name);
+  // profiler: null (off, Lightning's default), "simple" or "advanced"; other names fail when the Trainer is built
+  if (auto profiler = a.get("profiler", std::optional<std::string>())) o.profiler = *profiler;
+  o.slow_callback_warning = a.get("slow_callback_warning", o.slow_callback_warning);
   o.use_distributed_sampler = a.get("use_distributed_sampler", o.use_distributed_sampler);
   o.inference_mode = a.get("inference_mode", o.inference_mode);
   o.barebones = a.get("barebones", o.barebones);

@@ -2,6 +2,7 @@
 #include "volt/detail/hook_caller.hpp"
 
 #include "volt/detail/loops.hpp"
+#include "volt/detail/overrides.hpp"
 #include "volt/error.hpp"
 #include "volt/ksuit/resume_hook.hpp"
 #include "volt/messages.hpp"
@@ -25,24 +26,166 @@ class CurrentHook {
 
 Module& HookCaller::lm() { return *trainer_.module_; }
 
+// ---- profiling and the slow-callback warning ------------------------------------------------------------------------
+
+namespace {
+constexpr int64_t kSampleEvery = 4;      // measure training batches 1, 5, 9, ... of each run
+constexpr int64_t kFirstCheck = 2;       // judge after this many measured batches
+constexpr int64_t kCheckEvery = 8;       // and again every this many
+
+bool is_training_batch_hook(const std::string& hook) {
+  static const std::set<std::string> hooks = {"on_train_batch_start", "on_train_batch_end", "on_before_backward",
+                                              "on_after_backward",    "on_before_zero_grad", "on_before_optimizer_step"};
+  return hooks.count(hook) > 0;
+}
+
+std::string format_ms(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", seconds * 1e3);
+  return buf;
+}
+}  // namespace
+
+void HookCaller::reset_profiling() {
+  Profiler& profiler = trainer_.profiler();
+  profiler_ = profiler.enabled() ? &profiler : nullptr;
+  sampling_ = false;
+  instrumented_ = profiler_ != nullptr;
+  batch_counter_ = sampled_ = 0;
+  sampled_seconds_ = 0;
+  callback_hooks_.clear();
+  module_actions_.clear();
+  strategy_actions_.clear();
+  datamodule_actions_.clear();
+  if (!profiler_) return;
+  module_prefix_ = "[LightningModule]" + detail::python_style_class_name(typeid(lm())) + ".";
+  const Strategy& strategy = trainer_.strategy();
+  strategy_prefix_ = "[Strategy]" + detail::python_style_class_name(typeid(strategy)) + ".";
+  datamodule_prefix_ =
+      trainer_.datamodule_ ? "[LightningDataModule]" + trainer_.datamodule_->class_name() + "." : std::string();
+}
+
+HookCaller::CallbackHook& HookCaller::callback_hook(const char* hook) {
+  const auto& cbs = trainer_.callbacks_;
+  CallbackHook& info = callback_hooks_[hook];
+  if (info.actions.size() == cbs.size() && !info.hook.empty()) return info;
+  info.hook = hook;
+  info.batch_level = is_training_batch_hook(info.hook);
+  info.actions.clear();
+  for (const auto& cb : cbs) info.actions.push_back("[Callback]" + cb->state_key() + "." + info.hook);
+  info.seconds.assign(cbs.size(), 0.0);
+  return info;
+}
+
+const std::string& HookCaller::cached_action(std::unordered_map<const char*, std::string>& cache,
+                                             const std::string& prefix, const char* hook) {
+  auto it = cache.find(hook);
+  if (it == cache.end()) it = cache.emplace(hook, prefix + hook).first;
+  return it->second;
+}
+
+void HookCaller::train_batch_timing_begin() {
+  if (trainer_.options_.slow_callback_warning <= 0) return;
+  if (batch_counter_++ % kSampleEvery != 1) return;
+  sampling_ = instrumented_ = true;
+  batch_start_ = Clock::now();
+}
+
+void HookCaller::train_batch_timing_end() {
+  if (!sampling_) return;
+  sampled_seconds_ += std::chrono::duration<double>(Clock::now() - batch_start_).count();
+  ++sampled_;
+  sampling_ = false;
+  instrumented_ = profiler_ != nullptr;
+  if (sampled_ == kFirstCheck || (sampled_ > kFirstCheck && (sampled_ - kFirstCheck) % kCheckEvery == 0))
+    check_slow_callbacks();
+}
+
+void HookCaller::check_slow_callbacks() {
+  const double share = trainer_.options_.slow_callback_warning;
+  const double batch_mean = sampled_seconds_ / static_cast<double>(sampled_);
+  const auto& cbs = trainer_.callbacks_;
+  for (auto& entry : callback_hooks_) {
+    CallbackHook& info = entry.second;
+    if (!info.batch_level || info.seconds.size() != cbs.size()) continue;
+    for (size_t i = 0; i < cbs.size(); ++i) {
+      double mean = info.seconds[i] / static_cast<double>(sampled_);
+      if (!(mean > share * batch_mean)) continue;
+      if (!slow_warned_.emplace(cbs[i]->state_key(), info.hook).second) continue;
+      char pct[32], limit[32];
+      std::snprintf(pct, sizeof pct, "%.0f", 100.0 * mean / batch_mean);
+      std::snprintf(limit, sizeof limit, "%g", share);
+      rank_zero_warn(concat("The callback `", cbs[i]->state_key(), "` spends ", format_ms(mean),
+                            " ms per training batch in `", info.hook, "`, ", pct,
+                            "% of the training batch time (", format_ms(batch_mean), " ms per batch; means over ",
+                            sampled_, " measured batches), more than Trainer(slow_callback_warning=", limit,
+                            "). Make the hook cheaper or do its work every n batches."));
+    }
+  }
+}
+
 template <class F>
 void HookCaller::callbacks(const char* hook, F&& call, Which which) {
   CurrentHook current(lm().current_fx_, hook);
-  for (const auto& cb : trainer_.callbacks_) {
-    if (which == Which::kMonitoring && !cb->is_monitoring()) continue;
-    if (which == Which::kNonMonitoring && cb->is_monitoring()) continue;
-    call(*cb);
+  const auto& cbs = trainer_.callbacks_;
+  if (!instrumented_) {
+    for (const auto& cb : cbs) {
+      if (which == Which::kMonitoring && !cb->is_monitoring()) continue;
+      if (which == Which::kNonMonitoring && cb->is_monitoring()) continue;
+      call(*cb);
+    }
+    return;
+  }
+  CallbackHook& info = callback_hook(hook);
+  for (size_t i = 0; i < cbs.size(); ++i) {
+    Callback& cb = *cbs[i];
+    if (which == Which::kMonitoring && !cb.is_monitoring()) continue;
+    if (which == Which::kNonMonitoring && cb.is_monitoring()) continue;
+    ActionScope scope(profiler_, info.actions[i]);
+    if (sampling_ && info.batch_level) {
+      auto start = Clock::now();
+      call(cb);
+      info.seconds[i] += std::chrono::duration<double>(Clock::now() - start).count();
+    } else {
+      call(cb);
+    }
   }
 }
 
 template <class F>
 auto HookCaller::module(const char* hook, F&& call) {
   CurrentHook current(lm().current_fx_, hook);
+  if (!profiler_) return call(lm());
+  ActionScope scope(profiler_, cached_action(module_actions_, module_prefix_, hook));
   return call(lm());
+}
+
+template <class F>
+auto HookCaller::module_unprofiled(const char* hook, F&& call) {
+  CurrentHook current(lm().current_fx_, hook);
+  return call(lm());
+}
+
+template <class F>
+auto HookCaller::strategy(const char* hook, F&& call) {
+  if (!profiler_) return call();
+  ActionScope scope(profiler_, cached_action(strategy_actions_, strategy_prefix_, hook));
+  return call();
+}
+
+template <class F>
+auto HookCaller::datamodule(const char* hook, F&& call) {
+  if (!profiler_) return call();
+  ActionScope scope(profiler_, cached_action(datamodule_actions_, datamodule_prefix_, hook));
+  return call();
 }
 
 #define VOLT_CALLBACKS(hook, ...) callbacks(#hook, [&](Callback& cb) { cb.hook(trainer_, lm(), ##__VA_ARGS__); })
 #define VOLT_MODULE(hook, ...) module(#hook, [&](Module& m) { return m.hook(__VA_ARGS__); })
+#define VOLT_MODULE_UNPROFILED(hook, ...) module_unprofiled(#hook, [&](Module& m) { return m.hook(__VA_ARGS__); })
+#define VOLT_DATAMODULE(dm, hook, ...) datamodule(#hook, [&]() { return dm->hook(__VA_ARGS__); })
+// A strategy hook volt's Strategy does not have (Lightning's are no-ops on one device): recorded, nothing run.
+#define VOLT_STRATEGY_EMPTY(hook) strategy(#hook, [] {})
 
 // ---- run set-up and tear-down ---------------------------------------------------------------------------------
 
@@ -50,19 +193,22 @@ std::vector<CallbackPtr> HookCaller::configure_callbacks() { return VOLT_MODULE(
 
 void HookCaller::prepare_data() {
   if (trainer_.local_rank() != 0) return;  // Lightning's prepare_data_per_node: local rank 0 of each node
-  if (auto* dm = trainer_.datamodule_) dm->prepare_data();
+  if (auto* dm = trainer_.datamodule_) VOLT_DATAMODULE(dm, prepare_data);
   VOLT_MODULE(prepare_data);
 }
 
 void HookCaller::setup(const std::string& stage) {
   trainer_.barrier("pre_setup");
-  if (auto* dm = trainer_.datamodule_) dm->setup(stage);
+  if (auto* dm = trainer_.datamodule_) VOLT_DATAMODULE(dm, setup, stage);
   VOLT_CALLBACKS(setup, stage);
   VOLT_MODULE(setup, stage);
   trainer_.barrier("post_setup");
 }
 
-void HookCaller::configure_model() { VOLT_MODULE(configure_model); }
+void HookCaller::configure_model() {
+  // Lightning calls it only if overridden (the default does nothing), so only then is it profiled
+  if (is_overridden(lm(), &Module::configure_model)) VOLT_MODULE(configure_model);
+}
 
 OptimizerConfig HookCaller::configure_optimizers() { return VOLT_MODULE(configure_optimizers); }
 
@@ -77,7 +223,7 @@ void HookCaller::fit_end() {
 }
 
 void HookCaller::teardown(const std::string& stage) {
-  if (auto* dm = trainer_.datamodule_) dm->teardown(stage);
+  if (auto* dm = trainer_.datamodule_) VOLT_DATAMODULE(dm, teardown, stage);
   VOLT_CALLBACKS(teardown, stage);
   VOLT_MODULE(teardown, stage);
   for (const auto& logger : trainer_.loggers()) logger->finalize("success");
@@ -93,16 +239,18 @@ void HookCaller::exception(const std::exception& error) {
 
 std::shared_ptr<DataLoader> HookCaller::request_dataloader(const std::string& kind) {
   auto* dm = trainer_.datamodule_;
-  if (kind == "train") return dm ? dm->train_dataloader() : VOLT_MODULE(train_dataloader);
-  if (kind == "val") return dm ? dm->val_dataloader() : VOLT_MODULE(val_dataloader);
-  if (kind == "test") return dm ? dm->test_dataloader() : VOLT_MODULE(test_dataloader);
-  return dm ? dm->predict_dataloader() : VOLT_MODULE(predict_dataloader);
+  if (kind == "train") return dm ? VOLT_DATAMODULE(dm, train_dataloader) : VOLT_MODULE(train_dataloader);
+  if (kind == "val") return dm ? VOLT_DATAMODULE(dm, val_dataloader) : VOLT_MODULE(val_dataloader);
+  if (kind == "test") return dm ? VOLT_DATAMODULE(dm, test_dataloader) : VOLT_MODULE(test_dataloader);
+  return dm ? VOLT_DATAMODULE(dm, predict_dataloader) : VOLT_MODULE(predict_dataloader);
 }
 
 Batch HookCaller::transfer_batch(Batch batch, int64_t dataloader_idx) {
-  batch = VOLT_MODULE(on_before_batch_transfer, std::move(batch), dataloader_idx);
-  batch = VOLT_MODULE(transfer_batch_to_device, std::move(batch), trainer_.device(), dataloader_idx);
-  return VOLT_MODULE(on_after_batch_transfer, std::move(batch), dataloader_idx);
+  return strategy("batch_to_device", [&]() {
+    batch = VOLT_MODULE(on_before_batch_transfer, std::move(batch), dataloader_idx);
+    batch = VOLT_MODULE(transfer_batch_to_device, std::move(batch), trainer_.device(), dataloader_idx);
+    return VOLT_MODULE(on_after_batch_transfer, std::move(batch), dataloader_idx);
+  });
 }
 
 // ---- fit ------------------------------------------------------------------------------------------------------
@@ -113,11 +261,13 @@ void HookCaller::sanity_check_end() { VOLT_CALLBACKS(on_sanity_check_end); }
 void HookCaller::train_start() {
   VOLT_CALLBACKS(on_train_start);
   VOLT_MODULE(on_train_start);
+  VOLT_STRATEGY_EMPTY(on_train_start);
 }
 
 void HookCaller::train_end() {
   VOLT_CALLBACKS(on_train_end);
   VOLT_MODULE(on_train_end);
+  VOLT_STRATEGY_EMPTY(on_train_end);
 }
 
 void HookCaller::train_epoch_start() {
@@ -134,7 +284,9 @@ void HookCaller::train_epoch_end() {
 
 int HookCaller::train_batch_start(const Batch& batch, int64_t batch_idx) {
   VOLT_CALLBACKS(on_train_batch_start, batch, batch_idx);
-  return VOLT_MODULE(on_train_batch_start, batch, batch_idx);
+  int response = VOLT_MODULE(on_train_batch_start, batch, batch_idx);
+  VOLT_STRATEGY_EMPTY(on_train_batch_start);
+  return response;
 }
 
 void HookCaller::train_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx) {
@@ -143,7 +295,7 @@ void HookCaller::train_batch_end(const StepOutput& outputs, const Batch& batch, 
 }
 
 StepOutput HookCaller::training_step(const Batch& batch, int64_t batch_idx) {
-  return VOLT_MODULE(training_step, batch, batch_idx);
+  return strategy("training_step", [&]() { return VOLT_MODULE_UNPROFILED(training_step, batch, batch_idx); });
 }
 
 void HookCaller::before_zero_grad(torch::optim::Optimizer& optimizer) {
@@ -156,16 +308,18 @@ void HookCaller::optimizer_zero_grad(int64_t epoch, int64_t batch_idx, torch::op
 }
 
 void HookCaller::backward(const torch::Tensor& loss) {
-  VOLT_CALLBACKS(on_before_backward, loss);
-  VOLT_MODULE(on_before_backward, loss);
-  // DDP averages the gradients (during the backward, bucket by bucket) before on_after_backward sees them, except
-  // inside an accumulation window
-  const bool sync = !lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate();
-  trainer_.strategy_->pre_backward(lm(), sync);
-  VOLT_MODULE(backward, loss);
-  trainer_.strategy_->post_backward(lm());
-  VOLT_CALLBACKS(on_after_backward);
-  VOLT_MODULE(on_after_backward);
+  strategy("backward", [&]() {
+    VOLT_CALLBACKS(on_before_backward, loss);
+    VOLT_MODULE(on_before_backward, loss);
+    // DDP averages the gradients (during the backward, bucket by bucket) before on_after_backward sees them,
+    // except inside an accumulation window
+    const bool sync = !lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate();
+    trainer_.strategy_->pre_backward(lm(), sync);
+    VOLT_MODULE_UNPROFILED(backward, loss);  // Lightning's precision plugin calls it directly
+    trainer_.strategy_->post_backward(lm());
+    VOLT_CALLBACKS(on_after_backward);
+    VOLT_MODULE(on_after_backward);
+  });
 }
 
 void HookCaller::after_closure(torch::optim::Optimizer& optimizer, bool clip) {
@@ -205,6 +359,7 @@ void HookCaller::eval_model_train(EvalStage stage) {
 void HookCaller::eval_start(EvalStage stage) {
   VOLT_EVAL_CALLBACKS(stage, on_validation_start, on_test_start);
   VOLT_EVAL_MODULE(stage, on_validation_start, on_test_start);
+  stage == EvalStage::kTest ? VOLT_STRATEGY_EMPTY(on_test_start) : VOLT_STRATEGY_EMPTY(on_validation_start);
 }
 
 void HookCaller::eval_epoch_start(EvalStage stage) {
@@ -218,7 +373,10 @@ void HookCaller::eval_batch_start(EvalStage stage, const Batch& batch, int64_t b
 }
 
 StepOutput HookCaller::eval_step(EvalStage stage, const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
-  return VOLT_EVAL_MODULE(stage, validation_step, test_step, batch, batch_idx, dataloader_idx);
+  if (stage == EvalStage::kTest)
+    return strategy("test_step", [&]() { return VOLT_MODULE_UNPROFILED(test_step, batch, batch_idx, dataloader_idx); });
+  return strategy("validation_step",
+                  [&]() { return VOLT_MODULE_UNPROFILED(validation_step, batch, batch_idx, dataloader_idx); });
 }
 
 void HookCaller::eval_batch_end(EvalStage stage, const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
@@ -235,6 +393,7 @@ void HookCaller::eval_epoch_end(EvalStage stage) {
 void HookCaller::eval_end(EvalStage stage) {
   VOLT_EVAL_CALLBACKS(stage, on_validation_end, on_test_end);
   VOLT_EVAL_MODULE(stage, on_validation_end, on_test_end);
+  stage == EvalStage::kTest ? VOLT_STRATEGY_EMPTY(on_test_end) : VOLT_STRATEGY_EMPTY(on_validation_end);
 }
 
 // ---- predict --------------------------------------------------------------------------------------------------
@@ -244,6 +403,7 @@ void HookCaller::predict_model_eval() { VOLT_MODULE(on_predict_model_eval); }
 void HookCaller::predict_start() {
   VOLT_CALLBACKS(on_predict_start);
   VOLT_MODULE(on_predict_start);
+  VOLT_STRATEGY_EMPTY(on_predict_start);
 }
 
 void HookCaller::predict_epoch_start() {
@@ -257,7 +417,8 @@ void HookCaller::predict_batch_start(const Batch& batch, int64_t batch_idx, int6
 }
 
 StepOutput HookCaller::predict_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
-  return VOLT_MODULE(predict_step, batch, batch_idx, dataloader_idx);
+  return strategy("predict_step",
+                  [&]() { return VOLT_MODULE_UNPROFILED(predict_step, batch, batch_idx, dataloader_idx); });
 }
 
 void HookCaller::predict_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
@@ -274,6 +435,7 @@ void HookCaller::predict_epoch_end() {
 void HookCaller::predict_end() {
   VOLT_CALLBACKS(on_predict_end);
   VOLT_MODULE(on_predict_end);
+  VOLT_STRATEGY_EMPTY(on_predict_end);
 }
 
 // ---- checkpoints ----------------------------------------------------------------------------------------------

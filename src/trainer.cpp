@@ -58,6 +58,11 @@ int64_t BatchLimit::resolve(int64_t length, const char* option) const {
 
 Logger::~Logger() = default;
 std::string Logger::log_dir() const { return ""; }
+
+std::string Trainer::log_dir() const {
+  if (!loggers().empty() && !loggers().front()->log_dir().empty()) return loggers().front()->log_dir();
+  return default_root_dir();
+}
 void Logger::log_hyperparams(const StateDict&) {}
 void Logger::save() {}
 void Logger::finalize(const std::string&) {}
@@ -159,6 +164,15 @@ void validate_state_keys(const std::vector<CallbackPtr>& callbacks) {
 Trainer::Trainer(TrainerOptions options)
     : options_(std::move(options)), metric_properties_(std::make_shared<ksuit::MetricPropertyProvider>()) {
   auto& o = options_;
+  if (o.barebones && o.profiler.set())
+    throw MisconfigurationError("`Trainer(barebones=True, profiler=" +
+                                (o.profiler.instance ? "<" + detail::python_style_class_name(typeid(*o.profiler.instance)) + ">"
+                                                     : "'" + o.profiler.name + "'") +
+                                ")` was passed. Profiling can impact raw speed so it is disabled in barebones mode.");
+  if (!(o.slow_callback_warning >= 0.0))
+    throw MisconfigurationError("Trainer(slow_callback_warning=" + std::to_string(o.slow_callback_warning) +
+                                ") must be a share of the batch time >= 0 (0 turns the warning off)");
+  profiler_ = make_profiler(o.profiler);
   if (o.barebones) {
     o.enable_checkpointing = o.enable_progress_bar = o.enable_model_summary = false;
     o.num_sanity_val_steps = 0;
@@ -369,7 +383,10 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     strategy_->setup_environment();
     if (options_.seed) torch::manual_seed(*options_.seed);
     if (options_.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
+    profiler_->setup(stage, world_size() > 1 ? std::optional<int>(local_rank()) : std::nullopt, log_dir());
+    hooks_->reset_profiling();
     attach_model_callbacks();
+    hooks_->reset_profiling();  // the callback list may have changed
     hooks_->prepare_data();
     hooks_->setup(stage);
     hooks_->configure_model();
@@ -414,6 +431,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     hooks_->teardown(stage);
     pending_resume_.reset();
     wait_for_checkpoints();  // anything saved by the end hooks
+    profiler_->describe();
     status_ = "finished";
     running_ = validating_ = false;
     return results;
@@ -423,6 +441,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     hooks_->exception(error);  // an exception from on_exception itself propagates, as in Lightning
     drain_checkpoint_writes();
     teardown_internal();
+    profiler_->teardown();
     running_ = validating_ = sanity_checking_ = false;
     throw;
   } catch (...) {

@@ -14,6 +14,7 @@
 #include "volt/data.hpp"
 #include "volt/logging.hpp"
 #include "volt/module.hpp"
+#include "volt/profiler.hpp"
 #include "volt/state.hpp"
 #include "volt/strategies/strategy.hpp"
 #include "volt/timedelta.hpp"
@@ -115,6 +116,15 @@ struct TrainerOptions {
   bool inference_mode = true;
   /// Turns off checkpointing, progress bar, model summary, logging and the sanity check.
   bool barebones = false;
+  /// "" (off, the default: no per-hook cost beyond one branch), "simple", "advanced", or a Profiler instance. Records
+  /// every callback, module, data module and strategy hook and the loops' own actions under Lightning's names, and
+  /// prints (or writes, see Profiler) its report at the end of each run. See docs/profiling.md.
+  ProfilerArg profiler;
+  /// Warn (once per callback and hook) when a callback's training-batch hooks (on_train_batch_start/end,
+  /// on_before/after_backward, on_before_zero_grad, on_before_optimizer_step) take more than this share of the
+  /// training batch's wall time, on average. Measured on every 4th training batch from the second on, with one
+  /// steady_clock read around each such hook call; judged after 2 measured batches and every 8 after. 0 turns it off.
+  double slow_callback_warning = 0.25;
   std::vector<CallbackPtr> callbacks;
   std::vector<std::shared_ptr<Logger>> loggers;
   /// Asynchronous checkpoints (save_checkpoint(..., async_write=true), ModelCheckpoint's async_save): at most this
@@ -189,6 +199,10 @@ class Trainer {
   const std::vector<std::shared_ptr<Logger>>& loggers() const { return options_.loggers; }
   const std::string& default_root_dir() const { return options_.default_root_dir; }
   torch::Device device() const { return device_; }
+  /// The profiler of TrainerOptions::profiler (a PassThroughProfiler when off).
+  Profiler& profiler() const { return *profiler_; }
+  /// Lightning's `trainer.log_dir`: the first logger's log_dir if it has one, else default_root_dir.
+  std::string log_dir() const;
 
   /// Metrics callbacks can monitor (spec §8), merged with what is being logged right now.
   MetricMap callback_metrics();
@@ -317,6 +331,7 @@ class Trainer {
 
   TrainerOptions options_;
   std::shared_ptr<Strategy> strategy_;
+  std::shared_ptr<Profiler> profiler_;
   std::vector<CallbackPtr> callbacks_;
   std::unique_ptr<detail::HookCaller> hooks_;
   std::unique_ptr<detail::FitLoop> fit_loop_;

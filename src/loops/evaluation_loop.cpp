@@ -112,7 +112,11 @@ std::vector<MetricMap> EvaluationLoop::run() {
       }
       bool last_loader = dl_idx + 1 == loaders_.size();
       batch_progress.is_last_batch = last_loader && batch_idx + 1 == limits[dl_idx];
-      Batch batch = loaders_[dl_idx]->batch(batch_idx);
+      Batch batch;
+      {
+        ActionScope profile(hooks.profiler(), stage_ == EvalStage::kTest ? actions::kTestNext : actions::kValNext);
+        batch = loaders_[dl_idx]->batch(batch_idx);
+      }
       evaluation_step(batch, batch_idx, several ? static_cast<int64_t>(dl_idx) : 0);
     }
   }

@@ -88,7 +88,10 @@ void FitLoop::run() {
   on_run_start();
   while (!done()) {
     on_advance_start();
-    epoch_loop.run();
+    {
+      ActionScope profile(trainer_.hooks_->profiler(), actions::kRunTrainingEpoch);
+      epoch_loop.run();
+    }
     on_advance_end();
     restarting = false;
   }

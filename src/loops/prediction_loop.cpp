@@ -40,7 +40,12 @@ std::vector<IValue> PredictionLoop::run() {
 
   for (int64_t batch_idx = 0; batch_idx < max_batches_[0]; ++batch_idx) {
     batch_progress.is_last_batch = batch_idx + 1 == max_batches_[0];
-    Batch batch = hooks.transfer_batch(loader->batch(batch_idx), 0);
+    Batch batch;
+    {
+      ActionScope profile(hooks.profiler(), actions::kPredictNext);
+      batch = loader->batch(batch_idx);
+    }
+    batch = hooks.transfer_batch(std::move(batch), 0);
     batch_progress.increment_ready();
     store_data_for_prediction_writer(*loader, batch_idx, 0);
     hooks.predict_batch_start(batch, batch_idx, 0);

@@ -159,10 +159,15 @@ bool TrainingEpochLoop::advance() {
   int64_t batch_idx = batch_progress.current.ready;
   if (batch_idx >= trainer_.num_training_batches_) return false;
   trainer_.apply_pending_resume();  // a resumed fit: the random state and gradients of the checkpoint
-  Batch batch = trainer_.fit_loop_->train_loader->batch(batch_idx);
+  HookCaller& hooks = *trainer_.hooks_;
+  hooks.train_batch_timing_begin();  // the slow-callback warning's batch time: fetch to on_train_batch_end
+  Batch batch;
+  {
+    ActionScope profile(hooks.profiler(), actions::kTrainNext);
+    batch = trainer_.fit_loop_->train_loader->batch(batch_idx);
+  }
   batch_progress.is_last_batch = batch_idx + 1 >= trainer_.num_training_batches_;
 
-  HookCaller& hooks = *trainer_.hooks_;
   batch = hooks.transfer_batch(std::move(batch), 0);
   batch_progress.increment_ready();
   trainer_.on_batch_start_logging(batch, std::nullopt);
@@ -171,17 +176,22 @@ bool TrainingEpochLoop::advance() {
   int response = hooks.train_batch_start(batch, batch_idx);
   if (response == -1) {
     batch_progress.increment_processed();
+    hooks.train_batch_timing_end();
     return false;
   }
   batch_progress.increment_started();
-  batch_output = trainer_.module_->automatic_optimization ? run_automatic_optimization(batch, batch_idx)
-                                                          : run_manual_optimization(batch, batch_idx);
+  {
+    ActionScope profile(hooks.profiler(), actions::kRunTrainingBatch);
+    batch_output = trainer_.module_->automatic_optimization ? run_automatic_optimization(batch, batch_idx)
+                                                            : run_manual_optimization(batch, batch_idx);
+  }
   batch_progress.increment_processed();
 
   update_lr_schedulers("step", /*update_plateau_schedulers=*/false);
   if (num_ready_batches_reached()) update_lr_schedulers("epoch", /*update_plateau_schedulers=*/false);
 
   hooks.train_batch_end(batch_output, batch, batch_idx);
+  hooks.train_batch_timing_end();
   trainer_.on_batch_end_logging();
   batch_progress.increment_completed();
   trainer_.update_train_step_metrics();

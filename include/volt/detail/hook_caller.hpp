@@ -1,8 +1,18 @@
 // The dispatcher: the only code that calls Callback, Module and DataModule hooks. One method per event, each
 // stating the order (callbacks in list order, then the module, with the exceptions of spec §1.3). The loops
 // call these methods and never call a hook directly.
+//
+// Profiling (TrainerOptions::profiler) and the slow-callback warning are done here too, at the one place every
+// hook passes: each call is wrapped in its Lightning action name ("[Callback]<state_key>.<hook>", ...), built once
+// per callback/module and hook and cached. With the profiler off and no batch being measured, a dispatch costs one
+// extra branch.
 #pragma once
+#include <chrono>
+#include <exception>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "volt/module.hpp"
 #include "volt/trainer.hpp"
@@ -11,9 +21,59 @@ namespace volt::detail {
 
 enum class EvalStage { kValidation, kTest };
 
+/// The loops' own profiler actions, named as Lightning's loops name them.
+namespace actions {
+inline const std::string kRunTrainingEpoch = "run_training_epoch";
+inline const std::string kRunTrainingBatch = "run_training_batch";
+inline const std::string kTrainNext = "[_TrainingEpochLoop].train_dataloader_next";
+inline const std::string kValNext = "[_EvaluationLoop].val_next";
+inline const std::string kTestNext = "[_EvaluationLoop].test_next";
+inline const std::string kPredictNext = "[_PredictionLoop].predict_next";
+}  // namespace actions
+
+/// start(action) / stop(action) around a scope when a profiler is given; nothing (no clock, no string) when null.
+class ActionScope {
+ public:
+  ActionScope(Profiler* profiler, const std::string& action)
+      : profiler_(profiler), action_(&action), exceptions_(std::uncaught_exceptions()) {
+    if (profiler_) profiler_->start(action);
+  }
+  /// A stop() that throws while an exception unwinds is ignored (the first error wins).
+  ~ActionScope() noexcept(false) {
+    if (!profiler_) return;
+    if (std::uncaught_exceptions() == exceptions_) {
+      profiler_->stop(*action_);
+    } else {
+      try {
+        profiler_->stop(*action_);
+      } catch (...) {
+      }
+    }
+  }
+  ActionScope(const ActionScope&) = delete;
+  ActionScope& operator=(const ActionScope&) = delete;
+
+ private:
+  Profiler* profiler_;
+  const std::string* action_;
+  int exceptions_;
+};
+
 class HookCaller {
  public:
   explicit HookCaller(Trainer& trainer) : trainer_(trainer) {}
+
+  // ---- profiling and the slow-callback warning ----------------------------------------------------------------
+  /// At the start of a run and whenever the callback list changes: reads the trainer's profiler (null unless
+  /// enabled) and forgets the cached action names.
+  void reset_profiling();
+  /// The profiler if one is recording, else null (for ActionScope in the loops).
+  Profiler* profiler() const { return profiler_; }
+  /// Bracket one training batch (fetch to on_train_batch_end). Every 4th batch from the second on is measured:
+  /// its duration and the time of each callback's training-batch hooks; the slow-callback warning is judged after
+  /// 2 measured batches and every 8 after.
+  void train_batch_timing_begin();
+  void train_batch_timing_end();
 
   // ---- run set-up and tear-down -------------------------------------------------------------------------------
   std::vector<CallbackPtr> configure_callbacks();
@@ -95,9 +155,40 @@ class HookCaller {
   void callbacks(const char* hook, F&& call, Which which = Which::kAll);
   template <class F>
   auto module(const char* hook, F&& call);
+  /// A module hook Lightning calls directly, not through the trainer (the *_step methods inside the strategy's
+  /// step, backward): sets the current hook, records no action of its own.
+  template <class F>
+  auto module_unprofiled(const char* hook, F&& call);
+  /// Runs `call` inside the action "[Strategy]<Class>.<hook>" (or just runs it when not profiling).
+  template <class F>
+  auto strategy(const char* hook, F&& call);
+  template <class F>
+  auto datamodule(const char* hook, F&& call);
   Module& lm();
 
+  using Clock = std::chrono::steady_clock;
+  struct CallbackHook {
+    std::string hook;
+    bool batch_level = false;          // a training-batch hook: timed for the slow-callback warning
+    std::vector<std::string> actions;  // per callback, in list order: "[Callback]<state_key>.<hook>"
+    std::vector<double> seconds;       // per callback: time in this hook during measured batches
+  };
+  CallbackHook& callback_hook(const char* hook);
+  const std::string& cached_action(std::unordered_map<const char*, std::string>& cache, const std::string& prefix,
+                                   const char* hook);
+  void check_slow_callbacks();
+
   Trainer& trainer_;
+  Profiler* profiler_ = nullptr;
+  bool instrumented_ = false;  // profiler_ != nullptr || sampling_: the slow path of callbacks()
+  bool sampling_ = false;      // this training batch is measured
+  int64_t batch_counter_ = 0, sampled_ = 0;
+  double sampled_seconds_ = 0;
+  Clock::time_point batch_start_;
+  std::unordered_map<const char*, CallbackHook> callback_hooks_;  // keyed by the hook name literal
+  std::unordered_map<const char*, std::string> module_actions_, strategy_actions_, datamodule_actions_;
+  std::string module_prefix_, strategy_prefix_, datamodule_prefix_;
+  std::set<std::pair<std::string, std::string>> slow_warned_;  // (state_key, hook) warned about
 };
 
 }  // namespace volt::detail
