@@ -35,13 +35,6 @@ constexpr const char* kLightningVersion = "2.2.5";
 /// The top-level key of volt's resume state (Trainer::resume_state).
 constexpr const char* kResumeKey = "volt_resume";
 
-// PyTorch's Module.state_dict order: each module's own parameters, then its own buffers, then its children.
-void module_state(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
-  for (const auto& p : module.named_parameters(/*recurse=*/false)) out.set(prefix + p.key(), p.value().detach());
-  for (const auto& b : module.named_buffers(/*recurse=*/false)) out.set(prefix + b.key(), b.value().detach());
-  for (const auto& child : module.named_children()) module_state(*child.value(), prefix + child.key() + ".", out);
-}
-
 // Every checkpoint file goes through detail::atomic_write_file (temporary file, fsync, rename, fsync of the
 // directory): a crash leaves the old file or the new one, never a torn one.
 void write_checkpoint_file(const std::string& path, const std::vector<char>& bytes) {
@@ -107,7 +100,7 @@ StateDict Trainer::dump_checkpoint(bool weights_only) {
   VOLT_CHECK(module_ != nullptr, "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "
              "call `Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?");
   StateDict model_state;
-  module_state(*module_, "", model_state);
+  append_module_state(*module_, "", model_state);
   StateDict checkpoint{{"epoch", current_epoch()},
                        {"global_step", global_step()},
                        {"pytorch-lightning_version", std::string(kLightningVersion)},
@@ -345,7 +338,7 @@ void Trainer::restore_modules_and_callbacks(const std::string& path) {
   for (const auto& cb : callbacks_)
     if (auto* pruning = dynamic_cast<ModelPruning*>(cb.get())) pruning->prepare_state_dict_load(*module_, weights);
   StateDict current;
-  module_state(*module_, "", current);
+  append_module_state(*module_, "", current);
   std::vector<std::string> missing, unexpected;
   for (const auto& item : current)
     if (!weights.contains(item.key().toStringRef())) missing.push_back(item.key().toStringRef());

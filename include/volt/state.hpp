@@ -8,6 +8,10 @@
 #include <string>
 #include <utility>
 
+namespace torch::nn {
+class Module;
+}
+
 namespace volt {
 
 using IValue = c10::IValue;
@@ -55,5 +59,9 @@ class StateDict {
 
 /// Reads a dict IValue as a StateDict. Throws CheckpointError naming `what` if it is not a dict with string keys.
 StateDict as_state(const IValue& value, const std::string& what);
+
+/// Appends `module`'s parameters and buffers (detached, sharing storage) under `prefix`, in PyTorch's
+/// Module.state_dict order: each module's own parameters, then its own buffers, then its children.
+void append_module_state(const torch::nn::Module& module, const std::string& prefix, StateDict& out);
 
 }  // namespace volt

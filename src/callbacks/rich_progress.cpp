@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "display_width.hpp"
 #include "volt/error.hpp"
 #include "volt/trainer.hpp"
 
@@ -42,15 +43,8 @@ std::string paint(const std::string& text, const std::string& style, bool styled
   return code.empty() ? text : code + text + "\x1b[0m";
 }
 
-size_t disp_len(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
-}
-
 std::string pad(const std::string& s, size_t width) {
-  size_t len = disp_len(s);
+  size_t len = detail::display_width(s);
   return len >= width ? s : s + std::string(width - len, ' ');
 }
 
@@ -149,7 +143,7 @@ std::string RichProgressBar::render_task(size_t task_id, size_t description_widt
 std::vector<std::string> RichProgressBar::render_lines(bool styled) const {
   size_t width = 0;
   for (const auto& t : tasks_)
-    if (t.visible) width = std::max(width, disp_len(t.description));
+    if (t.visible) width = std::max(width, detail::display_width(t.description));
   std::vector<std::string> lines;
   for (size_t i = 0; i < tasks_.size(); ++i)
     if (tasks_[i].visible) lines.push_back(render_task(i, width, styled));
@@ -219,7 +213,7 @@ void RichProgressBar::update(std::optional<size_t> task_id, int64_t current, boo
     refresh();
   } else if (task.plain.due(task.completed, task.total)) {
     task.plain.changed(plain_key(task, metrics_, shows_metrics(*task_id)));
-    size_t width = disp_len(task.description);
+    size_t width = detail::display_width(task.description);
     std::fputs((render_task(*task_id, width, false) + "\n").c_str(), options_.stream);
     std::fflush(options_.stream);
   }
@@ -330,7 +324,7 @@ void RichProgressBar::on_train_epoch_end(Trainer& trainer, Module& module) {
   if (!terminal_ && running_ && train_id_ && is_enabled()) {  // plain: the epoch with its final metrics
     Task& task = tasks_.at(*train_id_);
     if (task.plain.changed(plain_key(task, metrics_, shows_metrics(*train_id_)))) {
-      std::fputs((render_task(*train_id_, disp_len(task.description), false) + "\n").c_str(), options_.stream);
+      std::fputs((render_task(*train_id_, detail::display_width(task.description), false) + "\n").c_str(), options_.stream);
       std::fflush(options_.stream);
     }
   }

@@ -15,13 +15,6 @@ namespace {
 
 using detail::concat;
 
-// PyTorch's Module.state_dict order: each module's own parameters, then its own buffers, then its children.
-void module_state(const torch::nn::Module& module, const std::string& prefix, StateDict& out) {
-  for (const auto& p : module.named_parameters(/*recurse=*/false)) out.set(prefix + p.key(), p.value().detach());
-  for (const auto& b : module.named_buffers(/*recurse=*/false)) out.set(prefix + b.key(), b.value().detach());
-  for (const auto& child : module.named_children()) module_state(*child.value(), prefix + child.key() + ".", out);
-}
-
 // Every BatchNorm's options, in named_modules() order (Python's `pl_module.modules()`).
 std::vector<torch::nn::BatchNormOptions*> batch_norm_options(Module& module) {
   std::vector<torch::nn::BatchNormOptions*> out;
@@ -69,7 +62,7 @@ void StochasticWeightAveraging::setup(Trainer&, Module& module, const std::strin
   // Lightning's deepcopy(pl_module), before the module moves to the device: its parameters and buffers
   torch::NoGradGuard no_grad;
   StateDict live;
-  module_state(module, "", live);
+  append_module_state(module, "", live);
   average_state_ = StateDict();
   for (const auto& kv : live) average_state_.set(kv.key().toStringRef(), kv.value().toTensor().clone());
   parameter_names_.clear();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "display_width.hpp"
 #include "volt/error.hpp"
 #include "volt/serialization/python_repr.hpp"
 #include "volt/trainer.hpp"
@@ -14,14 +15,6 @@ namespace {
 
 // tqdm's Bar.UTF: " " then U+258F..U+2588 (one eighth to a full block).
 const char* const kUtfBar[] = {" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"};
-
-// Display width of UTF-8 text: one column per code point (tqdm's disp_len for the characters used here).
-size_t disp_len(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
-}
 
 // Cuts UTF-8 text to `width` code points.
 std::string disp_trim(const std::string& s, size_t width) {
@@ -148,7 +141,7 @@ std::string Tqdm::format_meter(int64_t n, std::optional<int64_t> total, double e
   }
   std::string r_bar = "| " + std::to_string(n) + "/" + total_fmt + " [" + format_interval(elapsed) + "<" +
                       remaining_str + ", " + rate_fmt + (postfix.empty() ? "" : ", " + postfix) + "]";
-  int64_t width = ncols ? std::max<int64_t>(1, *ncols - static_cast<int64_t>(disp_len(l_bar + r_bar))) : 10;
+  int64_t width = ncols ? std::max<int64_t>(1, *ncols - static_cast<int64_t>(detail::display_width(l_bar + r_bar))) : 10;
   std::string drawn = total && *total ? bar(frac, width) : std::string(static_cast<size_t>(width), ' ');
   std::string line = l_bar + drawn + r_bar;
   return ncols ? disp_trim(line, static_cast<size_t>(*ncols)) : line;
@@ -157,7 +150,7 @@ std::string Tqdm::format_meter(int64_t n, std::optional<int64_t> total, double e
 void Tqdm::display(const std::string& line, int64_t pos) {
   std::string out;
   if (pos > 0) out += std::string(static_cast<size_t>(pos), '\n');
-  size_t len = disp_len(line);
+  size_t len = detail::display_width(line);
   out += "\r" + line + std::string(last_len_ > len ? last_len_ - len : 0, ' ');
   last_len_ = len;
   for (int64_t i = 0; i < pos; ++i) out += "\x1b[A";

@@ -77,7 +77,7 @@ void append_hex_escape(std::string& out, char32_t cp) {
 
 // ---- containers -----------------------------------------------------------------------------------------------
 
-constexpr int kMaxDepth = 1000;  // Python's default recursion limit: deeper values make repr() raise there too
+constexpr int kMaxReprDepth = 1000;  // Python's default recursion limit: deeper values make repr() raise there too
 
 class ReprWriter {
  public:
@@ -97,8 +97,8 @@ class ReprWriter {
   bool enter(const c10::IValue& v) {
     const void* id = v.internalToPointer();
     if (std::find(open_.begin(), open_.end(), id) != open_.end()) return false;
-    if (static_cast<int>(open_.size()) >= kMaxDepth)
-      throw Error(detail::concat("python_repr: the value nests deeper than ", kMaxDepth,
+    if (static_cast<int>(open_.size()) >= kMaxReprDepth)
+      throw Error(detail::concat("python_repr: the value nests deeper than ", kMaxReprDepth,
                                  " containers (Python's repr() would raise RecursionError)"));
     open_.push_back(id);
     return true;
