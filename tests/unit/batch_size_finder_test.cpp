@@ -13,6 +13,10 @@
 #include "support/messages.hpp"
 #include "volt/tuner.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_batch_size_finder_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -140,3 +144,6 @@ TEST_F(BatchSizeTest, ErrorsNameTheProblem) {
   EXPECT_TRUE(is_oom_error(std::runtime_error("[enforce fail] DefaultCPUAllocator: can't allocate memory: you tried")));
   EXPECT_FALSE(is_oom_error(std::runtime_error("out of memory")));
 }
+
+}  // namespace volt_test_batch_size_finder_test
+}  // namespace

@@ -10,6 +10,10 @@
 
 #include "support/boring.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_builtins2_interop_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -122,3 +126,6 @@ TEST(Builtins2Interop, FinetuningAndSwaStateReadsInPythonWithLightningsLayout) {
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_DOUBLE_EQ(get(groups[1], "swa_lr").get<double>(), 0.05);
 }
+
+}  // namespace volt_test_builtins2_interop_test
+}  // namespace

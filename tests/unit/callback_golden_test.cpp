@@ -16,6 +16,10 @@
 #include "support/ivalue_json.hpp"
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_callback_golden_test {
+
 using namespace volt;
 using namespace volt::testing;
 using volt::test::decode;
@@ -483,3 +487,6 @@ TEST(CallbackVectors, ConstructorErrorsWithLightningsMessages) {
     }
   }
 }
+
+}  // namespace volt_test_callback_golden_test
+}  // namespace

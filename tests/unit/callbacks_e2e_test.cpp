@@ -11,6 +11,10 @@
 
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_callbacks_e2e_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -68,3 +72,6 @@ TEST(CallbacksEndToEnd, TopKWithEarlyStopping) {
   }
   ADD_FAILURE() << "scenario e2e_topk_early_stopping not found in the golden file";
 }
+
+}  // namespace volt_test_callbacks_e2e_test
+}  // namespace

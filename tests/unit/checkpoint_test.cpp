@@ -11,6 +11,10 @@
 #include "support/messages.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_checkpoint_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -621,3 +625,6 @@ TEST(CheckpointHooks, DataModuleStateAndHyperParametersRoundTrip) {
   Trainer(o2).fit(model2, &dm2, file);
   EXPECT_TRUE(dm2.restored);
 }
+
+}  // namespace volt_test_checkpoint_test
+}  // namespace

@@ -11,6 +11,10 @@
 #include "volt/registry.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_cli_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -442,3 +446,6 @@ TEST(Registry, InitArgsConvertAndReportTypes) {
     EXPECT_STREQ(e.what(), "x.init_args.a: expected a list, got '3'");
   }
 }
+
+}  // namespace volt_test_cli_test
+}  // namespace

@@ -11,6 +11,10 @@
 #include "volt/callbacks/model_checkpoint.hpp"
 #include "volt/loggers/csv_logger.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_csv_logger_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -168,3 +172,6 @@ TEST(CSVLogger, ModelCheckpointSavesUnderLogDir) {
   EXPECT_EQ(mc->dirpath(), ckpt_dir.string());
   EXPECT_TRUE(fs::exists(ckpt_dir / "epoch=0-step=4.ckpt"));
 }
+
+}  // namespace volt_test_csv_logger_test
+}  // namespace

@@ -24,6 +24,10 @@ using namespace std::chrono_literals;
 
 extern char** environ;
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_ddp_test {
+
 namespace {
 
 const char* kLauncherVariables[] = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK",
@@ -553,3 +557,6 @@ TEST(DDPTwoProcesses, TorchrunStyleEnvironmentIsRespected) {
   }
   EXPECT_TRUE(torch::equal(read_weights(dir / "weights_rank0.pt")[0], read_weights(dir / "weights_rank1.pt")[0]));
 }
+
+}  // namespace volt_test_ddp_test
+}  // namespace

@@ -5,6 +5,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_device_stats_monitor_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -110,3 +114,6 @@ TEST(DeviceStatsMonitor, CpuStatsArePercentages) {
   EXPECT_GT(stats["cpu_vm_percent"], 0.0);
   EXPECT_TRUE(DeviceStatsMonitor::get_cuda_stats(torch::Device(torch::kCPU)).empty());
 }
+
+}  // namespace volt_test_device_stats_monitor_test
+}  // namespace

@@ -5,6 +5,10 @@
 #include "volt/diagnostics.hpp"
 #include "volt/volt.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_diagnostics_test {
+
 namespace diagnostics_test {
 
 using namespace volt;
@@ -100,3 +104,6 @@ TEST(DiagnosticsOrder, IndependentCallbacksPassWithCheckpointsOn) {
 }
 
 }  // namespace diagnostics_test
+
+}  // namespace volt_test_diagnostics_test
+}  // namespace

@@ -6,6 +6,10 @@
 
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_early_stopping_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -251,3 +255,6 @@ TEST_F(EarlyStoppingTest, StateRoundTripAndResume) {
   EXPECT_EQ(resumed->stopped_epoch(), 4);
   EXPECT_EQ(trainer.current_epoch(), 5);
 }
+
+}  // namespace volt_test_early_stopping_test
+}  // namespace

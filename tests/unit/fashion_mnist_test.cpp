@@ -11,6 +11,10 @@
 #include "volt/datasets/fashion_mnist.hpp"
 #include "support/boring.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_fashion_mnist_test {
+
 using namespace volt;
 using namespace volt::datasets;
 using volt::testing::fresh_dir;
@@ -187,3 +191,6 @@ TEST(MainJob, TheShippedConfigFitsAndTestsOnSyntheticData) {
     best += e.path().filename().string().rfind("epoch=0-val_acc=", 0) == 0;
   EXPECT_EQ(best, 1);
 }
+
+}  // namespace volt_test_fashion_mnist_test
+}  // namespace

@@ -13,6 +13,10 @@
 #include "support/messages.hpp"
 #include "volt/callbacks/finetuning.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_finetuning_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -439,3 +443,6 @@ TEST_F(FinetuningTest, StateDictLayoutAndBadState) {
   EXPECT_TRUE(base.restarting());
   ASSERT_EQ(base.internal_optimizer_metadata().at(0).size(), 1u);
 }
+
+}  // namespace volt_test_finetuning_test
+}  // namespace

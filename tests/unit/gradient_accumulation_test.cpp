@@ -5,6 +5,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_gradient_accumulation_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -140,3 +144,6 @@ TEST(GradientAccumulationScheduler, TrainerSetterValidates) {
   EXPECT_EQ(trainer.options().accumulate_grad_batches, 1);
   EXPECT_THROW(trainer.set_accumulate_grad_batches(0), MisconfigurationError);
 }
+
+}  // namespace volt_test_gradient_accumulation_test
+}  // namespace

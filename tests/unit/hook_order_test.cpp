@@ -4,6 +4,10 @@
 
 #include "support/boring.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_hook_order_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -233,3 +237,6 @@ TEST_F(HookOrder, ResumeUnderMaxSteps) {
   expect_same_sequence(calls, golden_hooks("resume_max_steps"));
   EXPECT_EQ(trainer.global_step(), 3);
 }
+
+}  // namespace volt_test_hook_order_test
+}  // namespace

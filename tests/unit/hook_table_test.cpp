@@ -14,6 +14,10 @@
 #include "support/ivalue_json.hpp"
 #include "volt/hooks.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_hook_table_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -293,3 +297,6 @@ TEST(HookTable, LogChecksReadTheTable) {
     EXPECT_STREQ(e.what(), "Logging inside `not_a_hook` is not implemented.");
   }
 }
+
+}  // namespace volt_test_hook_table_test
+}  // namespace

@@ -9,6 +9,10 @@
 #include "volt/ksuit/default_callbacks.hpp"
 #include "volt/ksuit/early_stoppers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_ksuit_callbacks_test {
+
 using namespace volt;
 using namespace volt::testing;
 using namespace volt::ksuit;
@@ -239,3 +243,6 @@ TEST(KsuitBestMetric, LogsTheBestSourceAndTargetsAtThatStep) {
     EXPECT_EQ(logged[i].second, running);
   }
 }
+
+}  // namespace volt_test_ksuit_callbacks_test
+}  // namespace

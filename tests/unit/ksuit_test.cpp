@@ -11,6 +11,10 @@
 #include "volt/ksuit/periodic.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_ksuit_test {
+
 using namespace volt;
 using namespace volt::testing;
 using namespace volt::ksuit;
@@ -655,3 +659,6 @@ TEST(KsuitMixing, KsuitAndLightningCallbacksShareOneTrainer) {
                           "lightning.on_train_epoch_end", "ksuit.periodic epoch E1_U2_S8", "lightning.on_train_end",
                           "ksuit.after_training E1_U2_S8"}));
 }
+
+}  // namespace volt_test_ksuit_test
+}  // namespace

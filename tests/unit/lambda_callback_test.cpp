@@ -6,6 +6,10 @@
 
 #include "support/boring.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_lambda_callback_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -98,3 +102,6 @@ TEST(LambdaCallback, EmptyFunctionsAreNoOps) {
   EXPECT_EQ(LambdaCallback().class_name(), "LambdaCallback");
   EXPECT_FALSE(LambdaCallback().is_stateful());
 }
+
+}  // namespace volt_test_lambda_callback_test
+}  // namespace

@@ -14,6 +14,10 @@
 #include "support/messages.hpp"
 #include "volt/tuner.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_lr_finder_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -262,3 +266,6 @@ TEST_F(LrFinderTest, ErrorsNameTheProblem) {
   EXPECT_FALSE(Tuner(fast_trainer).lr_find(model).has_value());
   EXPECT_EQ(messages.containing("Skipping learning rate finder since `fast_dev_run` is enabled.").size(), 1u);
 }
+
+}  // namespace volt_test_lr_finder_test
+}  // namespace

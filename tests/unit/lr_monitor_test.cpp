@@ -10,6 +10,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_lr_monitor_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -234,3 +238,6 @@ TEST(LearningRateMonitor, LogsNothingWhenLogEveryNStepsIsZero) {
   Trainer(o).fit(model);
   EXPECT_TRUE(logger->calls.empty());
 }
+
+}  // namespace volt_test_lr_monitor_test
+}  // namespace

@@ -19,6 +19,10 @@
 #include "volt/error.hpp"
 #include "volt/optim.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_lr_scheduler_test {
+
 namespace {
 
 using c10::IValue;
@@ -508,4 +512,7 @@ TEST(LRScheduler, PlateauHasNoLastLrKeyBeforeItsFirstStep) {
                    .contains("initial_lr"));  // not an _LRScheduler in PyTorch
 }
 
+}  // namespace
+
+}  // namespace volt_test_lr_scheduler_test
 }  // namespace

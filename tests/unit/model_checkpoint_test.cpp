@@ -7,6 +7,10 @@
 
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_model_checkpoint_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -525,3 +529,6 @@ TEST_F(ModelCheckpointTest, LastCheckpointCandidates) {
   // re.match anchors only at the start: any stem starting with "last" counts
   EXPECT_EQ(found, (std::vector<std::string>{root + "/last-v0.ckpt", root + "/last-v1.ckpt", root + "/lastly.ckpt"}));
 }
+
+}  // namespace volt_test_model_checkpoint_test
+}  // namespace

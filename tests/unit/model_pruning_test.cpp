@@ -20,6 +20,10 @@
 #include "volt/registry.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_model_pruning_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -699,3 +703,6 @@ TEST(ModelPruningFit, ResumeWithMasksMatchesAnUninterruptedRun) {
   ASSERT_EQ(keys_of(full), keys_of(resumed));
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
 }
+
+}  // namespace volt_test_model_pruning_test
+}  // namespace

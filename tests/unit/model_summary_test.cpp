@@ -11,6 +11,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_model_summary_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -247,3 +251,6 @@ TEST(RichModelSummary, WritesToItsStreamAtFitStart) {
   EXPECT_EQ(text.find("\x1b["), std::string::npos) << "no styles when the stream is not a terminal";
   EXPECT_NE(text.find("│ 0 │ layer │ Linear │     66 │"), std::string::npos) << text;
 }
+
+}  // namespace volt_test_model_summary_test
+}  // namespace

@@ -7,6 +7,10 @@
 
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_on_exception_checkpoint_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -129,3 +133,6 @@ TEST_F(OnExceptionCheckpointTest, LastPicksTheNewestCandidate) {
   trainer.fit(model, nullptr, "last");
   EXPECT_EQ(trainer.ckpt_path(), root + "/checkpoints/last.ckpt");
 }
+
+}  // namespace volt_test_on_exception_checkpoint_test
+}  // namespace

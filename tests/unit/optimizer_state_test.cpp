@@ -23,6 +23,10 @@
 #include "volt/error.hpp"
 #include "volt/optim.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_optimizer_state_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -504,4 +508,7 @@ TEST(OptimizerState, UnsupportedOptimizerIsNamed) {
   EXPECT_FALSE(volt::optimizer_class_name(lbfgs).has_value());
 }
 
+}  // namespace
+
+}  // namespace volt_test_optimizer_state_test
 }  // namespace

@@ -21,6 +21,10 @@
 #include "volt/serialization/python_repr.hpp"
 #include "volt/state.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_pickle_reader_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -548,4 +552,7 @@ TEST(PickleReaderFiles, MissingFileAndNonZipBytes) {
     EXPECT_CHECKPOINT_ERROR(volt::read_checkpoint_bytes(good.substr(0, n), "cut"), "cut");
 }
 
+}  // namespace
+
+}  // namespace volt_test_pickle_reader_test
 }  // namespace

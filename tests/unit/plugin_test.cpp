@@ -6,6 +6,10 @@
 #include "support/boring.hpp"
 #include "volt/plugins.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_plugin_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -65,3 +69,6 @@ TEST_F(Plugins, VoltPluginPathIsScannedAtTrainerConstruction) {
   EXPECT_NE(warnings.find("broken_plugin.so' has no `volt_register_plugin` function"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("'/nonexistent', which is not a directory"), std::string::npos) << warnings;
 }
+
+}  // namespace volt_test_plugin_test
+}  // namespace

@@ -5,6 +5,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_prediction_writer_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -153,3 +157,6 @@ TEST(BasePredictionWriter, UnimplementedWriteMethodsThrow) {
   EXPECT_THROW(Trainer(options("writer_bare_batch", {std::make_shared<Bare>("batch")})).predict(model), Error);
   EXPECT_THROW(Trainer(options("writer_bare_epoch", {std::make_shared<Bare>("epoch")})).predict(model), Error);
 }
+
+}  // namespace volt_test_prediction_writer_test
+}  // namespace

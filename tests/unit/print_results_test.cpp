@@ -9,6 +9,10 @@
 #include "support/boring.hpp"
 #include "volt/detail/loops.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_print_results_test {
+
 using namespace volt;
 
 namespace {
@@ -80,3 +84,6 @@ TEST(PrintResults, TestPrintsTheTableAndVerboseFalseDoesNot) {
   trainer.test(model, nullptr, "", /*verbose=*/false);
   EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
 }
+
+}  // namespace volt_test_print_results_test
+}  // namespace

@@ -16,6 +16,10 @@
 #include "volt/registry.hpp"
 #include "volt/volt.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_profiler_test {
+
 namespace profiler_test {
 
 using namespace volt;
@@ -277,10 +281,10 @@ TEST(ProfilerSlowCallback, ZeroTurnsItOff) {
 
 namespace profiler_test {
 
-// docs/profiling.md's sample (examples/profiling.cpp) runs: the table file, the slow-callback warning, the check.
+// docs/profiling.md's sample (examples/docs/profiling.cpp) runs: the table file, the slow-callback warning, the check.
 TEST(ProfilerExample, DocsSampleRuns) {
   std::string dir = volt::testing::fresh_dir("profiler_example");
-  std::string cmd = std::string(VOLT_EXAMPLES_DIR) + "/profiling '" + dir + "' > '" + dir + "/out.txt' 2>&1";
+  std::string cmd = std::string(VOLT_EXAMPLES_DIR) + "/docs/profiling '" + dir + "' > '" + dir + "/out.txt' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream in(dir + "/out.txt");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -290,3 +294,6 @@ TEST(ProfilerExample, DocsSampleRuns) {
 }
 
 }  // namespace profiler_test
+
+}  // namespace volt_test_profiler_test
+}  // namespace

@@ -18,6 +18,10 @@
 #include "support/boring.hpp"
 #include "support/loggers.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_progress_bar_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -598,3 +602,6 @@ TEST(RichProgressBar, TrainDescriptionAndRefreshRate) {
   EXPECT_EQ(read_all(file), "");
   std::fclose(file);
 }
+
+}  // namespace volt_test_progress_bar_test
+}  // namespace

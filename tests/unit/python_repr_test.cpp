@@ -10,6 +10,10 @@
 #include "volt/serialization/python_repr.hpp"
 #include "volt/state.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_python_repr_test {
+
 namespace {
 
 using nlohmann::json;
@@ -135,4 +139,7 @@ TEST(PythonRepr, RejectsWhatPythonReprCannotMatch) {
   EXPECT_THROW(volt::python_repr(deep), volt::Error);
 }
 
+}  // namespace
+
+}  // namespace volt_test_python_repr_test
 }  // namespace

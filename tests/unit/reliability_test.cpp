@@ -24,6 +24,10 @@
 #include "volt/detail/atomic_file.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_reliability_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -651,3 +655,6 @@ TEST(Preemption, SlurmRequeueSignalSavesAnHpcCheckpointAndRequeues) {
   EXPECT_EQ(requeued.ckpt_path(), root + "/hpc_ckpt_1.ckpt");
   EXPECT_TRUE(bit_identical(weights(resumed), weights(straight)));
 }
+
+}  // namespace volt_test_reliability_test
+}  // namespace

@@ -3,6 +3,10 @@
 #include "volt/error.hpp"
 #include "volt/state.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_state_test {
+
 TEST(State, KeepsInsertionOrderAndFirstPositionOnOverwrite) {
   volt::StateDict s{{"b", 1}, {"a", 2.5}};
   s.set("b", 3);
@@ -16,3 +20,6 @@ TEST(State, AsStateRejectsNonDicts) {
   EXPECT_EQ(volt::as_state(s.ivalue(), "callbacks").at("x").toInt(), 1);
   EXPECT_THROW(volt::as_state(c10::IValue(3), "callbacks"), volt::CheckpointError);
 }
+
+}  // namespace volt_test_state_test
+}  // namespace

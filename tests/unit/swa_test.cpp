@@ -14,6 +14,10 @@
 #include "volt/callbacks/stochastic_weight_avg.hpp"
 #include "volt/optim/swa_utils.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_swa_test {
+
 using namespace volt;
 using namespace volt::testing;
 using json = nlohmann::json;
@@ -370,3 +374,6 @@ TEST_F(SwaTest, ResumeAfterACrashReproducesTheUninterruptedRun) {
                      full_trainer.optimizers()[0]->param_groups()[0].options().get_lr());
   }
 }
+
+}  // namespace volt_test_swa_test
+}  // namespace

@@ -19,6 +19,10 @@
 #include "volt/error.hpp"
 #include "volt/loggers/tensorboard_logger.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_tensorboard_logger_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -453,3 +457,6 @@ TEST(TensorBoardLogger, TensorBoardReaderReadsScalarsAndHparams) {
   for (const auto& [name, type] : got.at("hparam_types").items()) got_types[name] = type.get<std::string>();
   EXPECT_EQ(got_types, types);
 }
+
+}  // namespace volt_test_tensorboard_logger_test
+}  // namespace

@@ -6,6 +6,10 @@
 
 #include "support/scripted.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_timer_test {
+
 using namespace volt;
 using namespace volt::testing;
 namespace fs = std::filesystem;
@@ -202,3 +206,6 @@ TEST_F(TimerTest, ADepletedTimerRestoredFromACheckpointStopsAtOnce) {
             std::vector<std::string>{"Time limit reached. Elapsed time is 2:00:00. Signaling Trainer to stop."});
   EXPECT_GE(second->time_elapsed(), 7200.25);
 }
+
+}  // namespace volt_test_timer_test
+}  // namespace

@@ -6,6 +6,10 @@
 
 #include "support/boring.hpp"
 
+// One namespace per file: unity builds compile several test files as one translation unit.
+namespace {
+namespace volt_test_trainer_behaviour_test {
+
 using namespace volt;
 using namespace volt::testing;
 
@@ -345,3 +349,6 @@ TEST(TrainingLoop, ANonStandardExceptionStillReachesOnException) {
   EXPECT_TRUE(cb->heard);
   EXPECT_EQ(trainer.status(), "interrupted");
 }
+
+}  // namespace volt_test_trainer_behaviour_test
+}  // namespace
