@@ -1,9 +1,12 @@
 // Profiling a run and checking callbacks (docs/profiling.md): the simple profiler's table, the slow-callback
 // warning and the order-independence check. Usage: profiling [output directory] (default: ./profiling_out).
+// Exits non-zero if the profile lacks the slow callback's row or the callbacks turn out to depend on their order.
 #include <volt/volt.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 class Regressor : public volt::Module {
@@ -54,7 +57,8 @@ class BatchCount : public volt::Callback {
 int main(int argc, char** argv) {
   const std::string out = argc > 1 ? argv[1] : "profiling_out";
 
-  // 1. The simple profiler: a table per run, written to <out>/fit-perf.txt (no filename: printed instead).
+  // The simple profiler: a table per run, written to <out>/fit-perf.txt (no filename: printed instead).
+  // [doc:profiler]
   volt::TrainerOptions options;
   options.default_root_dir = out;
   options.max_epochs = 2;
@@ -63,13 +67,21 @@ int main(int argc, char** argv) {
   options.enable_checkpointing = false;
   options.profiler = std::make_shared<volt::SimpleProfiler>(out, "perf");  // or "simple" / "advanced"
   options.callbacks = {std::make_shared<BatchCount>(), std::make_shared<SlowLogger>()};
-  // 2. The slow-callback warning is on by default (0.25 of the batch time); SlowLogger triggers it.
+  // The slow-callback warning is on by default (0.25 of the batch time); SlowLogger triggers it.
   volt::Trainer trainer(options);
   Regressor model;
   trainer.fit(model);
   std::cout << "profile written to " << trainer.profiler().output_path() << "\n";
+  // [/doc:profiler]
+  std::stringstream table;
+  table << std::ifstream(trainer.profiler().output_path()).rdbuf();
+  if (table.str().find("[Callback]SlowLogger.on_train_batch_end") == std::string::npos) {
+    std::cerr << "the profile has no row for SlowLogger.on_train_batch_end\n";
+    return 1;
+  }
 
-  // 3. Do the callbacks depend on their order? Two seeded fits, list order and reversed.
+  // Do the callbacks depend on their order? Two seeded fits, list order and reversed.
+  // [doc:order_check]
   auto report = volt::check_callback_order_independence([&](uint64_t) {
     volt::OrderCheckRun run;
     run.module = std::make_shared<Regressor>();
@@ -80,5 +92,6 @@ int main(int argc, char** argv) {
     return run;
   });
   std::cout << report.to_string();
+  // [/doc:order_check]
   return report.independent() ? 0 : 1;
 }
