@@ -1,5 +1,7 @@
 #include "support/boring.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -166,6 +168,19 @@ TrainerOptions golden_options(const std::string& root, std::vector<CallbackPtr> 
   o.enable_model_summary = false;
   o.callbacks = std::move(callbacks);
   return o;
+}
+
+TrainerOptions plain_options(const std::string& root, std::vector<CallbackPtr> callbacks, int64_t max_epochs) {
+  TrainerOptions o = golden_options(root, std::move(callbacks));
+  o.max_epochs = max_epochs;
+  o.enable_checkpointing = false;
+  o.num_sanity_val_steps = 0;
+  return o;
+}
+
+std::string test_dir(const std::string& prefix) {
+  auto name = prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  return std::filesystem::weakly_canonical(fresh_dir(name)).string();
 }
 
 }  // namespace volt::testing

@@ -174,4 +174,10 @@ class Recorder : public Callback {
 /// TrainerOptions as the golden generator's make_trainer: no progress bar, summary or logger; the Recorder.
 TrainerOptions golden_options(const std::string& root, std::vector<CallbackPtr> callbacks);
 
+/// Only `callbacks`: no progress bar, summary, checkpointing or sanity validation; `max_epochs` epochs.
+TrainerOptions plain_options(const std::string& root, std::vector<CallbackPtr> callbacks, int64_t max_epochs);
+
+/// A fresh directory named `prefix` + the running test's name, as an absolute path.
+std::string test_dir(const std::string& prefix);
+
 }  // namespace volt::testing

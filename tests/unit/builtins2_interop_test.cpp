@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/boring.hpp"
+#include "support/python.hpp"
 
 // One namespace per file: unity builds compile several test files as one translation unit.
 namespace {
@@ -20,32 +21,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool python_has_torch() {
-  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-  return ok;
-}
-
-json python_load(const std::string& file) {
-  std::string out = file + ".python.json";
-  std::string cmd = "/usr/bin/python3 " + std::string(VOLT_SOURCE_DIR) + "/tests/python/read_checkpoint.py '" + file +
-                    "' > '" + out + "'";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("python failed to load " + file);
-  std::ifstream in(out);
-  return json::parse(in);
-}
-
-json get(const json& d, const std::string& key) {
-  for (const auto& kv : d.at("__dict__"))
-    if (kv[0] == key) return kv[1];
-  throw std::runtime_error("key not found: " + key);
-}
-
-std::vector<std::string> keys(const json& d) {
-  std::vector<std::string> out;
-  for (const auto& kv : d.at("__dict__")) out.push_back(kv[0].get<std::string>());
-  return out;
-}
 
 class TwoPartModel : public Module {
  public:
@@ -95,36 +70,37 @@ TEST(Builtins2Interop, FinetuningAndSwaStateReadsInPythonWithLightningsLayout) {
   ASSERT_FALSE(ckpt.empty());
 
   json top = python_load(ckpt)["value"];
-  json callbacks = get(top, "callbacks");
-  json ft = get(callbacks, "BackboneFinetuning");
-  EXPECT_EQ(keys(ft), (std::vector<std::string>{"internal_optimizer_metadata", "previous_backbone_lr"}));
-  json metadata = get(ft, "internal_optimizer_metadata");
-  EXPECT_EQ(keys(metadata), std::vector<std::string>{"0"});  // an int key, as Lightning writes it
-  json records = get(metadata, "0");
+  json callbacks = python_dict_get(top, "callbacks");
+  json ft = python_dict_get(callbacks, "BackboneFinetuning");
+  EXPECT_EQ(python_dict_keys(ft), (std::vector<std::string>{"internal_optimizer_metadata", "previous_backbone_lr"}));
+  json metadata = python_dict_get(ft, "internal_optimizer_metadata");
+  EXPECT_EQ(python_dict_keys(metadata), std::vector<std::string>{"0"});  // an int key, as Lightning writes it
+  json records = python_dict_get(metadata, "0");
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(keys(records[0]), (std::vector<std::string>{"lr", "momentum", "dampening", "weight_decay", "nesterov",
-                                                         "maximize", "foreach", "differentiable", "params"}));
-  EXPECT_EQ(get(records[0], "params"), (json{"head.weight", "head.bias"}));
-  EXPECT_EQ(get(records[1], "params"), (json{"backbone.0.weight", "backbone.0.bias"}));
-  EXPECT_DOUBLE_EQ(get(records[1], "lr").get<double>(), 0.01);
-  EXPECT_DOUBLE_EQ(get(ft, "previous_backbone_lr").get<double>(), 0.02);
+  EXPECT_EQ(python_dict_keys(records[0]),
+            (std::vector<std::string>{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "foreach",
+                                      "differentiable", "params"}));
+  EXPECT_EQ(python_dict_get(records[0], "params"), (json{"head.weight", "head.bias"}));
+  EXPECT_EQ(python_dict_get(records[1], "params"), (json{"backbone.0.weight", "backbone.0.bias"}));
+  EXPECT_DOUBLE_EQ(python_dict_get(records[1], "lr").get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(python_dict_get(ft, "previous_backbone_lr").get<double>(), 0.02);
 
-  json swa = get(callbacks, "StochasticWeightAveraging");
-  EXPECT_EQ(keys(swa), (std::vector<std::string>{"n_averaged", "latest_update_epoch", "scheduler_state",
+  json swa = python_dict_get(callbacks, "StochasticWeightAveraging");
+  EXPECT_EQ(python_dict_keys(swa), (std::vector<std::string>{"n_averaged", "latest_update_epoch", "scheduler_state",
                                                  "average_model_state"}));
-  EXPECT_EQ(get(swa, "n_averaged"), 2);  // epochs 1 and 2
-  EXPECT_EQ(get(swa, "latest_update_epoch"), 2);
-  EXPECT_EQ(keys(get(swa, "scheduler_state")),
+  EXPECT_EQ(python_dict_get(swa, "n_averaged"), 2);  // epochs 1 and 2
+  EXPECT_EQ(python_dict_get(swa, "latest_update_epoch"), 2);
+  EXPECT_EQ(python_dict_keys(python_dict_get(swa, "scheduler_state")),
             (std::vector<std::string>{"anneal_epochs", "base_lrs", "last_epoch", "verbose", "_step_count",
                                       "_get_lr_called_within_step", "_last_lr"}));
-  EXPECT_EQ(get(get(swa, "scheduler_state"), "base_lrs"), (json{0.05, 0.05}));  // both groups
-  EXPECT_EQ(keys(get(swa, "average_model_state")),
+  EXPECT_EQ(python_dict_get(python_dict_get(swa, "scheduler_state"), "base_lrs"), (json{0.05, 0.05}));  // both groups
+  EXPECT_EQ(python_dict_keys(python_dict_get(swa, "average_model_state")),
             (std::vector<std::string>{"backbone.0.weight", "backbone.0.bias", "head.weight", "head.bias"}));
-  EXPECT_EQ(get(get(swa, "average_model_state"), "head.weight")["shape"], (json{1, 8}));
+  EXPECT_EQ(python_dict_get(python_dict_get(swa, "average_model_state"), "head.weight")["shape"], (json{1, 8}));
   // the optimizer state has both groups, SWALR's extras included
-  json groups = get(get(top, "optimizer_states")[0], "param_groups");
+  json groups = python_dict_get(python_dict_get(top, "optimizer_states")[0], "param_groups");
   ASSERT_EQ(groups.size(), 2u);
-  EXPECT_DOUBLE_EQ(get(groups[1], "swa_lr").get<double>(), 0.05);
+  EXPECT_DOUBLE_EQ(python_dict_get(groups[1], "swa_lr").get<double>(), 0.05);
 }
 
 }  // namespace volt_test_builtins2_interop_test

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/boring.hpp"
+#include "support/python.hpp"
 #include "support/messages.hpp"
 #include "volt/serialization/pickle_reader.hpp"
 
@@ -182,34 +183,6 @@ TEST_F(CheckpointLayout, AccumulationAndClippingMatchLightning) {
 
 // ---- Python reads volt's checkpoints --------------------------------------------------------------------------
 
-namespace {
-bool python_has_torch() {
-  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-  return ok;
-}
-
-json python_load(const std::string& file) {
-  std::string out = file + ".python.json";
-  std::string cmd = "/usr/bin/python3 " + std::string(VOLT_SOURCE_DIR) + "/tests/python/read_checkpoint.py '" + file +
-                    "' > '" + out + "'";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("python failed to load " + file);
-  std::ifstream in(out);
-  return json::parse(in);
-}
-
-json dict_get(const json& d, const std::string& key) {
-  for (const auto& kv : d.at("__dict__"))
-    if (kv[0] == key) return kv[1];
-  throw std::runtime_error("key not found: " + key);
-}
-
-std::vector<std::string> dict_keys(const json& d) {
-  std::vector<std::string> keys;
-  for (const auto& kv : d.at("__dict__")) keys.push_back(kv[0]);
-  return keys;
-}
-}  // namespace
-
 TEST(PythonInterop, CounterExampleCheckpointReadsInPythonWithLightningKeys) {
   if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 has no torch (apt install python3-torch)";
   std::string dir = fresh_dir("counter_example");
@@ -218,24 +191,24 @@ TEST(PythonInterop, CounterExampleCheckpointReadsInPythonWithLightningKeys) {
   json ckpt = python_load(dir + "/counter.ckpt");
   ASSERT_EQ(ckpt["type"], "dict");
   const json& top = ckpt["value"];
-  EXPECT_EQ(dict_keys(top),
+  EXPECT_EQ(python_dict_keys(top),
             (std::vector<std::string>{"epoch", "global_step", "pytorch-lightning_version", "volt_version", "volt_resume",
                                       "state_dict", "loops", "callbacks", "optimizer_states", "lr_schedulers"}));
-  EXPECT_EQ(dict_get(top, "epoch"), 1);  // saved in the last epoch's on_train_epoch_end
-  EXPECT_EQ(dict_get(top, "global_step"), 32);
-  json callbacks = dict_get(top, "callbacks");
-  json batches = dict_get(callbacks, "Counter{'what': 'batches'}");
-  json epochs = dict_get(callbacks, "Counter{'what': 'epochs'}");
+  EXPECT_EQ(python_dict_get(top, "epoch"), 1);  // saved in the last epoch's on_train_epoch_end
+  EXPECT_EQ(python_dict_get(top, "global_step"), 32);
+  json callbacks = python_dict_get(top, "callbacks");
+  json batches = python_dict_get(callbacks, "Counter{'what': 'batches'}");
+  json epochs = python_dict_get(callbacks, "Counter{'what': 'epochs'}");
   // Lightning's docs: {"batches": 32, "epochs": 0} and {"batches": 0, "epochs": 2}
-  EXPECT_EQ(dict_get(batches, "batches"), 32);
-  EXPECT_EQ(dict_get(batches, "epochs"), 0);
-  EXPECT_EQ(dict_get(epochs, "batches"), 0);
-  EXPECT_EQ(dict_get(epochs, "epochs"), 2);
-  json weight = dict_get(dict_get(top, "state_dict"), "layer.weight");
+  EXPECT_EQ(python_dict_get(batches, "batches"), 32);
+  EXPECT_EQ(python_dict_get(batches, "epochs"), 0);
+  EXPECT_EQ(python_dict_get(epochs, "batches"), 0);
+  EXPECT_EQ(python_dict_get(epochs, "epochs"), 2);
+  json weight = python_dict_get(python_dict_get(top, "state_dict"), "layer.weight");
   EXPECT_EQ(weight["tensor"], "float32");
   EXPECT_EQ(weight["shape"], (std::vector<int>{2, 32}));
-  json fit_loop = dict_get(dict_get(top, "loops"), "fit_loop");
-  EXPECT_EQ(dict_get(dict_get(dict_get(fit_loop, "epoch_progress"), "total"), "processed"), 2);
+  json fit_loop = python_dict_get(python_dict_get(top, "loops"), "fit_loop");
+  EXPECT_EQ(python_dict_get(python_dict_get(python_dict_get(fit_loop, "epoch_progress"), "total"), "processed"), 2);
 
   // Resuming restores both states, then one more epoch counts on from them.
   std::string resume = dir + "/resumed";

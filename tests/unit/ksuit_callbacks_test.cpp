@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string test_dir(const std::string& prefix) {
-  return fs::weakly_canonical(fresh_dir(prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-      .string();
-}
-
 // Linear(2, 1) regression; `nan_from_update` makes the loss NaN from that optimizer step on.
 class Regression : public Module {
  public:
@@ -58,18 +53,6 @@ class Regression : public Module {
   torch::Tensor x_, y_;
 };
 
-TrainerOptions quiet(const std::string& root, std::vector<CallbackPtr> callbacks, int64_t max_epochs) {
-  TrainerOptions o;
-  o.default_root_dir = root;
-  o.max_epochs = max_epochs;
-  o.enable_progress_bar = false;
-  o.enable_model_summary = false;
-  o.enable_checkpointing = false;
-  o.num_sanity_val_steps = 0;
-  o.callbacks = std::move(callbacks);
-  return o;
-}
-
 std::vector<std::pair<int64_t, double>> values(const CallbackPtr& any, const std::string& key) {
   return dynamic_cast<CallbackBase&>(*any).writer().get_all_metric_values(key);
 }
@@ -91,7 +74,7 @@ TEST(KsuitDefaultCallbacks, TheSetInKsuitsOrderAndWhatItLogs) {
                        "OnlineLossCallback(every_n_updates=2)"}));
   Regression model(8, 4);  // 2 updates per epoch
   CapturedMessages messages;
-  Trainer trainer(quiet(test_dir("ksuit_defaults_"), set, 2));
+  Trainer trainer(plain_options(test_dir("ksuit_defaults_"), set, 2));
   trainer.fit(model, model.loader());
   const auto& l = model.losses;
   ASSERT_EQ(l.size(), 4u);
@@ -131,7 +114,7 @@ TEST(KsuitDefaultCallbacks, OnlineLossRaisesOnNaNUnlessSkipped) {
   o.every_n_updates = 1;
   Regression model(8, 4);
   model.nan_from_update = 1;  // the second step's loss
-  Trainer trainer(quiet(test_dir("ksuit_nan_"), {std::make_shared<OnlineLossCallback>(o)}, 1));
+  Trainer trainer(plain_options(test_dir("ksuit_nan_"), {std::make_shared<OnlineLossCallback>(o)}, 1));
   try {
     trainer.fit(model, model.loader());
     ADD_FAILURE() << "no error";
@@ -144,7 +127,7 @@ TEST(KsuitDefaultCallbacks, OnlineLossRaisesOnNaNUnlessSkipped) {
   Regression again(8, 4);
   again.nan_from_update = 1;
   CapturedMessages messages;
-  Trainer tolerant(quiet(test_dir("ksuit_nan_skip_"), {skipping}, 1));
+  Trainer tolerant(plain_options(test_dir("ksuit_nan_skip_"), {skipping}, 1));
   tolerant.fit(again, again.loader());
   EXPECT_EQ(values(skipping, "loss/online/total/U1").size(), 1u);
   EXPECT_EQ(messages.containing("NaN loss 'total' at E1_U2_S8").size(), 1u);
@@ -154,7 +137,7 @@ TEST(KsuitEarlyStoppers, FixedStopsAtAnIterationInAnyUnit) {
   FixedEarlyStopperOptions o;
   o.stop_at_sample = 20;  // batch 4: the 5th update
   Regression model(16, 4);
-  Trainer trainer(quiet(test_dir("ksuit_fixed_"), {std::make_shared<FixedEarlyStopper>(o)}, 10));
+  Trainer trainer(plain_options(test_dir("ksuit_fixed_"), {std::make_shared<FixedEarlyStopper>(o)}, 10));
   trainer.fit(model, model.loader());
   EXPECT_EQ(trainer.global_step(), 5);
   EXPECT_THROW(FixedEarlyStopper(FixedEarlyStopperOptions{}), MisconfigurationError);
@@ -194,7 +177,7 @@ TEST(KsuitBestCheckpoint, SavesWhenTheMetricOfThisStepImproves) {
   best.metric_key = "loss/online/total/E1";
   auto saver = std::make_shared<BestCheckpointCallback>(best);
   Regression model(8, 4);
-  Trainer trainer(quiet(root, {std::make_shared<OnlineLossCallback>(loss), saver}, 3));
+  Trainer trainer(plain_options(root, {std::make_shared<OnlineLossCallback>(loss), saver}, 3));
   trainer.fit(model, model.loader());
   const std::string file = root + "/checkpoints/model_cp=best_model.loss.online.total.E1_model.th";
   ASSERT_TRUE(fs::exists(file));
@@ -209,7 +192,7 @@ TEST(KsuitBestCheckpoint, SavesWhenTheMetricOfThisStepImproves) {
 
   // a reader placed before the producer cannot see the value of this step
   Regression again(8, 4);
-  Trainer wrong_order(quiet(test_dir("ksuit_best_order_"),
+  Trainer wrong_order(plain_options(test_dir("ksuit_best_order_"),
                             {std::make_shared<BestCheckpointCallback>(best), std::make_shared<OnlineLossCallback>(loss)},
                             1));
   try {
@@ -232,7 +215,7 @@ TEST(KsuitBestMetric, LogsTheBestSourceAndTargetsAtThatStep) {
   o.every_n_updates = 1;
   auto best = std::make_shared<BestMetricCallback>(o);
   Regression model(8, 4);
-  Trainer trainer(quiet(test_dir("ksuit_best_metric_"), {std::make_shared<OnlineLossCallback>(loss), best}, 2));
+  Trainer trainer(plain_options(test_dir("ksuit_best_metric_"), {std::make_shared<OnlineLossCallback>(loss), best}, 2));
   trainer.fit(model, model.loader());
   auto source = values(best, "loss/online/total/U1");
   auto logged = values(best, "loss/online/total/U1/best");

@@ -22,12 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string test_dir(const std::string& prefix) {
-  return fs::weakly_canonical(
-             fresh_dir(prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-      .string();
-}
-
 // Linear(2, 1) regression with SGD; `samples` rows in batches of `batch_size`.
 class TinyModel : public Module {
  public:
@@ -62,18 +56,6 @@ class TinyModel : public Module {
   torch::Tensor x_, y_;
 };
 
-TrainerOptions quiet(const std::string& root, std::vector<CallbackPtr> callbacks, int64_t max_epochs) {
-  TrainerOptions o;
-  o.default_root_dir = root;
-  o.max_epochs = max_epochs;
-  o.enable_progress_bar = false;
-  o.enable_model_summary = false;
-  o.enable_checkpointing = false;
-  o.num_sanity_val_steps = 0;
-  o.callbacks = std::move(callbacks);
-  return o;
-}
-
 // Records every periodic firing as "<type> E.._U.._S..", and counts the track hooks.
 class Firing : public PeriodicCallback {
  public:
@@ -101,7 +83,7 @@ std::vector<std::string> fire(Interval interval, int64_t samples, int64_t batch_
                               int64_t accumulate = 1, Firing** out = nullptr) {
   auto cb = std::make_shared<Firing>(interval);
   TinyModel model(samples, batch_size);
-  TrainerOptions o = quiet(test_dir("ksuit_fire_"), {cb}, epochs);
+  TrainerOptions o = plain_options(test_dir("ksuit_fire_"), {cb}, epochs);
   o.accumulate_grad_batches = accumulate;
   Trainer trainer(o);
   trainer.fit(model, model.loader());
@@ -161,7 +143,7 @@ TEST(KsuitProgress, TrainingEndsAtAnEndGivenInSamples) {
   auto ctx = std::make_shared<Context>(ContextOptions{TrainingIteration::samples(40), std::nullopt, "", "model"});
   auto cb = std::make_shared<Firing>(Interval{std::nullopt, 1, std::nullopt}, ctx);
   TinyModel model(16, 4);  // 4 updates per epoch, 4 samples each: 40 samples = 10 updates
-  Trainer trainer(quiet(test_dir("ksuit_end_"), {cb}, 100));
+  Trainer trainer(plain_options(test_dir("ksuit_end_"), {cb}, 100));
   trainer.fit(model, model.loader());
   EXPECT_EQ(trainer.global_step(), 10);
   ASSERT_FALSE(cb->fired.empty());
@@ -311,7 +293,7 @@ TEST(KsuitCallbackBase, SealedTemplatesApplyNoGradAndEvalMode) {
     root_training = model.is_training();
     fc_training = model.fc->is_training();
   };
-  Trainer trainer(quiet(test_dir("ksuit_sealed_"),
+  Trainer trainer(plain_options(test_dir("ksuit_sealed_"),
                         {std::make_shared<LambdaCallback>(freeze), cb, std::make_shared<LambdaCallback>(probe)}, 2));
   EXPECT_THROW(cb->trainer(), MisconfigurationError);  // dependencies exist once fit sets them up
   trainer.fit(model, model.loader());
@@ -420,7 +402,7 @@ TEST(KsuitLogWriter, OneMergedEntryPerUpdateSentToTheLoggers) {
   auto per_epoch = std::make_shared<Logs>(Interval{1, std::nullopt, std::nullopt}, "acc/b/E1");
   auto logger = std::make_shared<RecordingLogger>();
   TinyModel model(8, 4);  // 2 updates per epoch
-  TrainerOptions o = quiet(test_dir("ksuit_log_"), {per_update, per_epoch}, 2);
+  TrainerOptions o = plain_options(test_dir("ksuit_log_"), {per_update, per_epoch}, 2);
   o.loggers = {logger};
   CapturedMessages messages;
   Trainer trainer(o);
@@ -463,7 +445,7 @@ TEST(KsuitLogWriter, DuplicateKeyInOneUpdateIsAClearError) {
   auto first = std::make_shared<Logs>(Interval{std::nullopt, 1, std::nullopt}, "loss/online/total");
   auto second = std::make_shared<Logs>(Interval{std::nullopt, 1, std::nullopt}, "loss/online/total");
   TinyModel model(8, 4);
-  Trainer trainer(quiet(test_dir("ksuit_dup_"), {first, second}, 1));
+  Trainer trainer(plain_options(test_dir("ksuit_dup_"), {first, second}, 1));
   try {
     trainer.fit(model, model.loader());
     ADD_FAILURE() << "no error";
@@ -507,7 +489,7 @@ std::shared_ptr<EmaCallback> make_ema() {
 }
 
 TrainerOptions ema_options(const std::string& root, std::shared_ptr<EmaCallback> ema, int64_t epochs) {
-  TrainerOptions o = quiet(root, {ema}, epochs);
+  TrainerOptions o = plain_options(root, {ema}, epochs);
   ModelCheckpointOptions mc;
   mc.dirpath = root + "/checkpoints";
   mc.save_last = true;
@@ -611,7 +593,7 @@ TEST(KsuitEma, ValidatesWithTheEmaWeightsSwappedIn) {
   };
   TinyModel model(8, 4);
   model_ptr = &model;
-  Trainer trainer(quiet(test_dir("ksuit_ema_val_"), {ema, std::make_shared<LambdaCallback>(probe)}, 2));
+  Trainer trainer(plain_options(test_dir("ksuit_ema_val_"), {ema, std::make_shared<LambdaCallback>(probe)}, 2));
   trainer.fit(model, model.loader(), model.loader());
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen, expected);
@@ -650,7 +632,7 @@ TEST(KsuitMixing, KsuitAndLightningCallbacksShareOneTrainer) {
   lightning.on_train_epoch_end = [&](Trainer&, Module&) { calls.push_back("lightning.on_train_epoch_end"); };
   lightning.on_train_end = [&](Trainer&, Module&) { calls.push_back("lightning.on_train_end"); };
   TinyModel model(8, 4);
-  Trainer trainer(quiet(test_dir("ksuit_mix_"),
+  Trainer trainer(plain_options(test_dir("ksuit_mix_"),
                         {std::make_shared<LambdaCallback>(lightning), std::make_shared<KsuitRecorder>(calls)}, 1));
   trainer.fit(model, model.loader());
   EXPECT_EQ(calls, (Calls{"lightning.on_train_start", "ksuit.before_training E0_U0_S0",

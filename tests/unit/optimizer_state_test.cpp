@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/ivalue_json.hpp"
+#include "support/python.hpp"
 #include "volt/error.hpp"
 #include "volt/optim.hpp"
 
@@ -33,14 +34,10 @@ namespace fs = std::filesystem;
 using c10::IValue;
 using volt::test::expect_same;
 using volt::test::ordered_json;
+using volt::testing::python_has_torch;
 
 const char* kPython = "/usr/bin/python3";
 const std::string kScript = VOLT_SOURCE_DIR "/tests/python/optimizer_roundtrip.py";
-
-bool python_has_torch() {
-  static const bool ok = std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0;
-  return ok;
-}
 
 // ---- the shared set-up: the same formulas as optimizer_roundtrip.py ---------------------------------------------
 
