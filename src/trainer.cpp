@@ -172,6 +172,9 @@ Trainer::Trainer(TrainerOptions options)
   if (!(o.slow_callback_warning >= 0.0))
     throw MisconfigurationError("Trainer(slow_callback_warning=" + std::to_string(o.slow_callback_warning) +
                                 ") must be a share of the batch time >= 0 (0 turns the warning off)");
+  if (o.non_finite_loss != "warn" && o.non_finite_loss != "raise" && o.non_finite_loss != "ignore")
+    throw MisconfigurationError("Trainer(non_finite_loss='" + o.non_finite_loss +
+                                "') is not one of 'warn', 'raise' or 'ignore'");
   profiler_ = make_profiler(o.profiler);
   if (o.barebones) {
     o.enable_checkpointing = o.enable_progress_bar = o.enable_model_summary = false;

@@ -36,6 +36,12 @@ class DistributedError : public Error {
   using Error::Error;
 };
 
+/// A NaN or infinite training loss under TrainerOptions::non_finite_loss = "raise"; says where it appeared.
+class NonFiniteLossError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Raised at a safe point after SIGTERM/SIGINT; goes through on_exception like any other exception.
 class SignalError : public Error {
  public:

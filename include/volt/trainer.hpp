@@ -125,6 +125,10 @@ struct TrainerOptions {
   /// training batch's wall time, on average. Measured on every 4th training batch from the second on, with one
   /// steady_clock read around each such hook call; judged after 2 measured batches and every 8 after. 0 turns it off.
   double slow_callback_warning = 0.25;
+  /// What a NaN or infinite training loss does: "warn" (name the epoch, batch and global step where a run of
+  /// non-finite losses starts), "raise" (a NonFiniteLossError, through on_exception) or "ignore" (no check). The
+  /// check reads the loss on the host once per batch: free on CPU, a device synchronisation on GPU.
+  std::string non_finite_loss = "warn";
   std::vector<CallbackPtr> callbacks;
   std::vector<std::shared_ptr<Logger>> loggers;
   /// Asynchronous checkpoints (save_checkpoint(..., async_write=true), ModelCheckpoint's async_save): at most this

@@ -7,6 +7,7 @@
 #include "volt/detail/loops.hpp"
 #include "volt/error.hpp"
 #include "volt/messages.hpp"
+#include "volt/serialization/python_repr.hpp"
 
 namespace volt::detail {
 namespace {
@@ -224,6 +225,7 @@ StepOutput TrainingEpochLoop::run_automatic_optimization(const Batch& batch, int
   // training_step → zero_grad (first batch of an accumulation window) → backward
   auto closure = [&]() -> torch::Tensor {
     result = ClosureResult::from_step_output(hooks.training_step(batch, batch_idx), accumulate, true);
+    check_loss(result.closure_loss, batch_idx);
     if (!result.closure_loss.defined())
       rank_zero_warn("`training_step` returned `None`. If this was on purpose, ignore this warning...");
     if (batch_idx % accumulate == 0 && !trainer_.skip_backward) {  // Lightning skips both under _skip_backward
@@ -254,6 +256,7 @@ StepOutput TrainingEpochLoop::run_automatic_optimization(const Batch& batch, int
 
 StepOutput TrainingEpochLoop::run_manual_optimization(const Batch& batch, int64_t batch_idx) {
   StepOutput output = trainer_.hooks_->training_step(batch, batch_idx);
+  if (output.isTensor()) check_loss(output.toTensor(), batch_idx);
   c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
   if (output.isTensor()) {
     out.insert("loss", output.toTensor().detach());
@@ -265,6 +268,22 @@ StepOutput TrainingEpochLoop::run_manual_optimization(const Batch& batch, int64_
         "In manual optimization, `training_step` must either return a Tensor, a dict, or None. Found another type.");
   }
   return out;
+}
+
+void TrainingEpochLoop::check_loss(const torch::Tensor& loss, int64_t batch_idx) {
+  const std::string& action = trainer_.options_.non_finite_loss;
+  if (action == "ignore" || !loss.defined()) return;
+  // One host read of the loss per batch; a scalar loss (the usual case) needs no reduction kernel.
+  const bool finite = loss.numel() == 1 ? std::isfinite(loss.item<double>()) : torch::isfinite(loss).all().item<bool>();
+  const bool starts_run = !finite && last_loss_finite_;
+  last_loss_finite_ = finite;
+  if (!starts_run) return;  // a run of NaNs (the weights are NaN by then) is reported once, where it starts
+  std::string value = loss.numel() == 1 ? python_repr(IValue(loss.item<double>())) : "not finite";
+  std::string where = concat("The training loss is ", value, " at epoch ", trainer_.current_epoch(), ", batch ",
+                             batch_idx, " (global step ", trainer_.global_step(), ").");
+  if (action == "raise") throw NonFiniteLossError(where);
+  rank_zero_warn(where + " Lower the learning rate, clip the gradients (gradient_clip_val) or check the inputs; "
+                         "Trainer(non_finite_loss='raise') stops the run at this point.");
 }
 
 void TrainingEpochLoop::update_lr_schedulers(const std::string& interval, bool update_plateau_schedulers) {

@@ -99,9 +99,12 @@ class TrainingEpochLoop {
   bool is_training_done() const;
   StepOutput run_automatic_optimization(const Batch& batch, int64_t batch_idx);
   StepOutput run_manual_optimization(const Batch& batch, int64_t batch_idx);
+  /// TrainerOptions::non_finite_loss: reports where a run of NaN/infinite losses starts.
+  void check_loss(const torch::Tensor& loss, int64_t batch_idx);
 
   Trainer& trainer_;
   mutable std::set<std::string> info_cache_;  // Lightning's per-loop WarningCache: each message once
+  bool last_loss_finite_ = true;
 };
 
 class FitLoop {
