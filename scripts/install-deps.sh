@@ -8,6 +8,7 @@ PACKAGES=(
   libgloo-dev              # headers of the Gloo transport behind c10d's ProcessGroupGloo (DDP)
   libgtest-dev
   libbenchmark-dev         # the Google Benchmark benchmarks (make bench)
+  clang libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for the fuzz targets (fuzz/, make fuzz)
   zlib1g-dev               # reads the gzip'd IDX files of the datasets
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   python3-torch            # tests prove that Python's torch.load reads volt checkpoints

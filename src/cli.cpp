@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 
 #include "config_args.hpp"
 #include "volt/callbacks/timer.hpp"
@@ -50,17 +51,11 @@ YAML::Node load_config_file(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     throw ConfigError("--config " + path + ": no such file; give the path of a YAML config file");
-  YAML::Node node;
-  try {
-    node = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("--config " + path + ": not valid YAML: " + e.what());
-  }
-  if (node.IsNull()) return YAML::Node(YAML::NodeType::Map);
-  if (!node.IsMap())
-    throw ConfigError("--config " + path + ": expected a mapping at the top (trainer:, model:, data:, ...), got " +
-                      describe_yaml(node));
-  return node;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw ConfigError("--config " + path + ": cannot be read");
+  return parse_config_text(text.str(), "--config " + path);
 }
 
 /// `--a.b.c=value`: sets config[a][b][c] to `value` read as YAML (so 3 is an integer, [1, 2] a list). Under model
@@ -277,6 +272,7 @@ TrainerOptions trainer_options(const YAML::Node& node, YAML::Node& shown) {
   // profiler: null (off, Lightning's default), "simple" or "advanced"; other names fail when the Trainer is built
   if (auto profiler = a.get("profiler", std::optional<std::string>())) o.profiler = *profiler;
   o.slow_callback_warning = a.get("slow_callback_warning", o.slow_callback_warning);
+  o.non_finite_loss = a.get("non_finite_loss", o.non_finite_loss);
   o.use_distributed_sampler = a.get("use_distributed_sampler", o.use_distributed_sampler);
   o.inference_mode = a.get("inference_mode", o.inference_mode);
   o.barebones = a.get("barebones", o.barebones);
@@ -333,6 +329,20 @@ CliArgs parse_cli_args(const std::vector<std::string>& args) {
     else apply_override(out.config, name, value);
   }
   return out;
+}
+
+YAML::Node parse_config_text(const std::string& text, const std::string& name) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(name + ": not valid YAML: " + e.what());
+  }
+  if (node.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!node.IsMap())
+    throw ConfigError(name + ": expected a mapping at the top (trainer:, model:, data:, ...), got " +
+                      describe_yaml(node));
+  return node;
 }
 
 CliRun build_cli_run(const std::string& subcommand, const YAML::Node& config_in) {

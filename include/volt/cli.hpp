@@ -29,6 +29,10 @@ struct CliArgs {
   bool help = false;
 };
 
+/// The text of a config file (`name` says which, in messages) as a mapping; empty text is an empty mapping.
+/// Throws ConfigError if it is not valid YAML or not a mapping at the top.
+YAML::Node parse_config_text(const std::string& text, const std::string& name);
+
 /// Parses `args` (without the program name). Throws ConfigError for usage errors and unreadable config files.
 CliArgs parse_cli_args(const std::vector<std::string>& args);
 
