@@ -52,6 +52,10 @@ void fsync_directory(const std::string& dir) {
 }
 
 void atomic_write_file(const std::string& path, const void* data, std::size_t size) {
+  atomic_write_file(path, [&](const ByteSink& sink) { sink(data, size); });
+}
+
+void atomic_write_file(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
   const fs::path target(path);
   const fs::path dir = directory_of(target);
   std::error_code ec;
@@ -65,18 +69,33 @@ void atomic_write_file(const std::string& path, const void* data, std::size_t si
     ::unlink(tmp.c_str());
     fail(path, step, error);
   };
-  const char* p = static_cast<const char*>(data);
-  std::size_t left = size;
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      abandon("writing " + std::to_string(size) + " bytes", errno);
+  // The sink never throws: producers such as libtorch's zip writer are not exception-safe (its destructor writes
+  // again), so the first failed write is remembered, later pieces are dropped, and the failure is reported once
+  // the producer has returned.
+  std::size_t written = 0;
+  int write_error = 0;
+  auto sink = [&](const void* data, std::size_t size) {
+    const char* p = static_cast<const char*>(data);
+    for (std::size_t left = size; left > 0 && write_error == 0;) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        write_error = n < 0 ? errno : EIO;
+        break;
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+      written += static_cast<std::size_t>(n);
     }
-    if (n == 0) abandon("writing " + std::to_string(size) + " bytes", EIO);
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  };
+  try {
+    produce(sink);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
   }
+  if (write_error != 0) abandon("writing byte " + std::to_string(written), write_error);
   if (::fsync(fd) != 0) abandon("fsync", errno);
   if (::close(fd) != 0) {
     int error = errno;

@@ -14,6 +14,10 @@
 #include <fstream>
 #include <unordered_map>
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include "volt/callbacks/checkpoint.hpp"
 #include "volt/callbacks/model_pruning.hpp"
 #include "volt/callbacks/on_exception_checkpoint.hpp"
@@ -36,10 +40,25 @@ constexpr const char* kLightningVersion = "2.2.5";
 constexpr const char* kResumeKey = "volt_resume";
 
 // Every checkpoint file goes through detail::atomic_write_file (temporary file, fsync, rename, fsync of the
-// directory): a crash leaves the old file or the new one, never a torn one.
-void write_checkpoint_file(const std::string& path, const std::vector<char>& bytes) {
+// directory): a crash leaves the old file or the new one, never a torn one. The bytes are torch::pickle_save's
+// (the pickle, then each tensor's storage as a zip record), streamed into the file as they are produced: a
+// checkpoint is never held in memory a second time, which makes large saves as fast as torch::save.
+void write_checkpoint_file(const std::string& path, const IValue& object) {
   try {
-    detail::atomic_write_file(path, bytes);
+    detail::atomic_write_file(path, [&](const detail::ByteSink& sink) {
+      std::vector<char> pickle;
+      torch::jit::Pickler pickler(
+          [&](const char* bytes, size_t size) { pickle.insert(pickle.end(), bytes, bytes + size); });
+      pickler.protocol();
+      pickler.pushIValue(object);
+      pickler.stop();
+      caffe2::serialize::PyTorchStreamWriter zip([&](const void* bytes, size_t size) {
+        sink(bytes, size);
+        return size;
+      });
+      torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), zip);
+      zip.writeEndOfFile();
+    });
   } catch (const detail::AtomicWriteError& e) {
     throw CheckpointError(std::string("Checkpoint not saved. ") + e.what());
   }
@@ -213,10 +232,10 @@ void Trainer::save_checkpoint(const std::string& path, bool weights_only, bool a
       IValue snapshot = pickle_view(checkpoint.ivalue(), /*copy=*/true);
       // moved, not copied: the task must hold the only reference (see pickle_view)
       checkpoint_writer_->submit(
-          [snapshot = std::move(snapshot), path] { write_checkpoint_file(path, torch::pickle_save(snapshot)); });
+          [snapshot = std::move(snapshot), path] { write_checkpoint_file(path, snapshot); });
     } else {
       wait_for_checkpoints();  // earlier background writes land first (they may target the same file)
-      write_checkpoint_file(path, torch::pickle_save(pickle_view(checkpoint.ivalue(), /*copy=*/false)));
+      write_checkpoint_file(path, pickle_view(checkpoint.ivalue(), /*copy=*/false));
     }
   }
   barrier("Trainer.save_checkpoint");

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -286,6 +287,27 @@ TEST(AtomicWrite, ReplacesTheWholeFileAndLeavesNothingElse) {
   ASSERT_TRUE(volt::detail::atomic_symlink("a.txt", dir + "/sub/last.txt"));  // replaces the link in one rename
   EXPECT_TRUE(fs::is_symlink(dir + "/sub/last.txt"));
   EXPECT_EQ(names_in(dir + "/sub"), (std::vector<std::string>{"a.txt", "last.txt"}));
+}
+
+// A file streamed in pieces (how checkpoints are written) arrives whole and in order; a producer that throws leaves
+// neither the file nor a temporary behind, and the previous version stays.
+TEST(AtomicWrite, StreamedPiecesArriveInOrderAndAThrowingProducerLeavesNothing) {
+  const std::string dir = fresh_dir("atomic_write_stream");
+  volt::detail::atomic_write_file(dir + "/s.bin", [](const volt::detail::ByteSink& sink) {
+    for (const char* piece : {"alpha ", "", "beta ", "gamma"}) sink(piece, std::strlen(piece));
+  });
+  auto bytes = read_bytes(dir + "/s.bin");
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "alpha beta gamma");
+
+  EXPECT_THROW(volt::detail::atomic_write_file(dir + "/s.bin",
+                                               [](const volt::detail::ByteSink& sink) {
+                                                 sink("partial", 7);
+                                                 throw std::runtime_error("the producer failed");
+                                               }),
+               std::runtime_error);
+  bytes = read_bytes(dir + "/s.bin");
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "alpha beta gamma");
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{"s.bin"});
 }
 
 // A full disk (simulated with the file size limit: the write fails with EFBIG) while ModelCheckpoint replaces its

@@ -28,6 +28,13 @@ class AtomicWriteError : public Error {
 /// a temporary file in the same directory (created with its parents), write, fsync the file, rename over `path`,
 /// fsync the directory. On failure the temporary file is removed and AtomicWriteError is thrown.
 void atomic_write_file(const std::string& path, const void* data, std::size_t size);
+/// Receives the bytes of a file in order, in as many pieces as the producer likes.
+using ByteSink = std::function<void(const void* data, std::size_t size)>;
+/// The same guarantees for a file produced piece by piece: `produce` is called once with a sink that writes
+/// straight to the temporary file, so a large file never needs a copy in memory. If `produce` throws, the temporary
+/// file is removed and the exception propagates. The sink itself never throws: after a failed write (a full disk)
+/// it drops the remaining pieces, and AtomicWriteError is thrown once `produce` has returned.
+void atomic_write_file(const std::string& path, const std::function<void(const ByteSink&)>& produce);
 inline void atomic_write_file(const std::string& path, const std::vector<char>& bytes) {
   atomic_write_file(path, bytes.data(), bytes.size());
 }
