@@ -24,7 +24,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() { return test::golden_json("callbacks/batch_size.json"); }
+// read once; a reference, so that `for (x : golden().at(...))` iterates a live object, not a destroyed temporary
+const json& golden() {
+  static const json g = test::golden_json("callbacks/batch_size.json");
+  return g;
+}
 
 // The generator's Model: fails with "CUDA out of memory." for batches larger than fail_above.
 class SizedModel : public Module {
@@ -72,7 +76,7 @@ class BatchSizeTest : public ::testing::Test {
 }  // namespace
 
 TEST_F(BatchSizeTest, MatchesLightningForEveryCase) {
-  for (const auto& c : golden()["cases"]) {
+  for (const auto& c : golden().at("cases")) {
     const std::string label = c["mode"].get<std::string>() + " init " + std::to_string(c["init_val"].get<int>()) +
                               " trials " + std::to_string(c["max_trials"].get<int>()) + " length " +
                               std::to_string(c["length"].get<int>());

@@ -25,7 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json golden() { return test::golden_json("callbacks/lr_finder.json"); }
+// read once; a reference, so that `for (x : golden().at(...))` iterates a live object, not a destroyed temporary
+const json& golden() {
+  static const json g = test::golden_json("callbacks/lr_finder.json");
+  return g;
+}
 
 double decode(const json& v) {
   if (v.is_string()) {
@@ -113,7 +117,7 @@ class LrFinderTest : public ::testing::Test {
 }  // namespace
 
 TEST(LrFinderSuggestion, MatchesLightningOnSyntheticCurves) {
-  for (const auto& c : golden()["suggestions"]) {
+  for (const auto& c : golden().at("suggestions")) {
     SCOPED_TRACE(c["name"].get<std::string>());
     LRFinder finder("exponential", 1e-8, 1.0, 0);
     finder.lrs = decode_list(c["lrs"]);
@@ -150,7 +154,7 @@ TEST(LrFinderSuggestion, SweepSchedulesFollowLightningsFormulas) {
 }
 
 TEST_F(LrFinderTest, SearchesMatchLightningAndRestoreTheModel) {
-  for (const auto& item : golden()["runs"].items()) {
+  for (const auto& item : golden().at("runs").items()) {
     const std::string name = item.key();
     SCOPED_TRACE(name);
     const json& e = item.value();

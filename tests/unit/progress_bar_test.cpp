@@ -28,7 +28,11 @@ using json = nlohmann::json;
 
 namespace {
 
-json golden() { return test::golden_json("callbacks/tqdm.json"); }
+// read once; a reference, so that `for (x : golden().at(...))` iterates a live object, not a destroyed temporary
+const json& golden() {
+  static const json g = test::golden_json("callbacks/tqdm.json");
+  return g;
+}
 
 // A pseudo-terminal `cols` wide in raw mode (no "\n" → "\r\n"); `stream` writes to it, a thread drains it.
 class Pty {
@@ -141,7 +145,7 @@ std::string show(const ProgressBarValue& v) {
 // ---- formatting against tqdm ----------------------------------------------------------------------------------------
 
 TEST(TQDMProgressBar, FormatNumMatchesLightning) {
-  for (const auto& item : golden()["format_num"]) {
+  for (const auto& item : golden().at("format_num")) {
     const std::string type = item[1].get<std::string>();
     ProgressBarValue v;
     if (type == "int") v = item[0].get<int64_t>();
@@ -152,7 +156,7 @@ TEST(TQDMProgressBar, FormatNumMatchesLightning) {
 }
 
 TEST(TQDMProgressBar, FormatMeterMatchesTqdm) {
-  for (const auto& m : golden()["format_meter"]) {
+  for (const auto& m : golden().at("format_meter")) {
     std::optional<int64_t> total;
     if (!m["total"].is_null()) total = m["total"].get<int64_t>();
     std::optional<int> ncols;
