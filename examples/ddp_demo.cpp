@@ -4,6 +4,7 @@
 //
 //   ddp_demo [--devices=N] [--num_nodes=M] [--max_epochs=E] [--mode=train|single|early_stop|fail|hang|unused|predict]
 //            [--accumulate=K] [--bucket_cap_mb=MB] [--out=DIR] [--timeout_s=S] [--kill_after_s=S]
+//            [--profiler=simple|advanced]
 #include <volt/volt.hpp>
 
 #include <filesystem>
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   options.enable_progress_bar = true;
   options.num_sanity_val_steps = 0;
   options.default_root_dir = out.string();
+  if (args.count("profiler")) options.profiler = args["profiler"];
   auto recorder = std::make_shared<Recorder>();
   recorder->out_dir = out;
   volt::ModelCheckpointOptions checkpoints;
@@ -220,6 +222,13 @@ int main(int argc, char** argv) {
            << "train_epoch_ends " << recorder->train_epoch_ends << "\n"
            << "progress_bar_enabled " << recorder->progress_bar_enabled << "\n"
            << "rank_mean " << metrics.at("rank_mean").item<double>() << "\n";
+    if (auto* simple = dynamic_cast<const volt::SimpleProfiler*>(&trainer.profiler())) {
+      auto counts = simple->counts();  // the gradient all-reduce waits (recorded with several processes only)
+      report << "post_backward_calls " << counts["[Strategy]DDPStrategy.post_backward"] << "\n"
+             << "backward_calls " << counts[std::string("[Strategy]") + (options.devices > 1 ? "DDP" : "SingleDevice") +
+                                           "Strategy.backward"]
+             << "\n";
+    }
     std::cout << "ddp_demo: rank " << rank << " of " << trainer.world_size() << " finished "
               << trainer.current_epoch() << " epochs; gradient buckets " << strategy->gradient_bucket_count()
               << ", started during backward " << strategy->buckets_started_during_backward() << "\n";

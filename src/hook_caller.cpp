@@ -316,7 +316,12 @@ void HookCaller::backward(const torch::Tensor& loss) {
     const bool sync = !lm().automatic_optimization || !trainer_.fit_loop_->epoch_loop.should_accumulate();
     trainer_.strategy_->pre_backward(lm(), sync);
     VOLT_MODULE_UNPROFILED(backward, loss);  // Lightning's precision plugin calls it directly
-    trainer_.strategy_->post_backward(lm());
+    // with several processes, the wait for the gradient all-reduce the backward started: recorded on its own
+    // (a volt action, Lightning has none) so that a profile shows what communication costs a step
+    if (trainer_.world_size() > 1)
+      strategy("post_backward", [&]() { trainer_.strategy_->post_backward(lm()); });
+    else
+      trainer_.strategy_->post_backward(lm());
     VOLT_CALLBACKS(on_after_backward);
     VOLT_MODULE(on_after_backward);
   });

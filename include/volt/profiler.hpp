@@ -6,7 +6,9 @@
 //   [Strategy]<Class>.<hook>                training_step/validation_step/test_step/predict_step, backward (which
 //                                           encloses on_before_backward ... on_after_backward), batch_to_device
 //                                           (which encloses the three batch-transfer hooks), and the strategy's
-//                                           on_{train,validation,test,predict}_{start,end} and on_train_batch_start
+//                                           on_{train,validation,test,predict}_{start,end} and on_train_batch_start;
+//                                           with several processes also post_backward (inside backward: waiting
+//                                           for the gradient all-reduce; volt's, Lightning does not record it)
 //   run_training_epoch, run_training_batch  the fit loop's epoch and the whole optimization of one batch
 //   [_TrainingEpochLoop].train_dataloader_next, [_EvaluationLoop].val_next / test_next,
 //   [_PredictionLoop].predict_next          fetching one batch from the loader

@@ -438,7 +438,14 @@ TEST(DDPTwoProcesses, WeightsAgreeAndMatchOneProcessOnTheConcatenatedBatches) {
 
 TEST(DDPTwoProcesses, GradientAccumulationMatchesOneProcess) {
   // accumulate 2 batches: the averaged accumulated gradients equal one process's on the concatenated batches
-  expect_ddp_matches_one_process(fresh_dir("accumulate"), {"--accumulate=2", "--max_epochs=2"});
+  auto dir = fresh_dir("accumulate");
+  expect_ddp_matches_one_process(dir, {"--accumulate=2", "--max_epochs=2", "--profiler=simple"});
+  // the profiler records the wait for the gradient all-reduce after every backward of a DDP run, not on one device
+  auto ddp = read_report(dir / "ddp" / "rank0.txt"), single = read_report(dir / "single" / "rank0.txt");
+  EXPECT_EQ(ddp["backward_calls"], "8");  // 2 epochs of 4 batches per rank
+  EXPECT_EQ(ddp["post_backward_calls"], "8");
+  EXPECT_EQ(single["backward_calls"], "8");  // one process on both ranks' batches concatenated: as many steps
+  EXPECT_EQ(single["post_backward_calls"], "0");
 }
 
 TEST(DDPTwoProcesses, OneBucketPerParameterStartsDuringBackwardAndStillMatches) {
