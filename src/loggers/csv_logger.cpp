@@ -250,7 +250,14 @@ void CSVLogger::save() {
   if (distributed::global_rank() != 0) return;  // Lightning's loggers write on rank 0 only
   ensure_experiment();
   fs::path dir = log_dir();
-  write_file_atomically((dir / kHparamsFile).string(), hparams_to_yaml(hparams_));
+  // Lightning rewrites hparams.yaml on every save (every logging step); an unchanged file is not rewritten here,
+  // since each atomic write costs two fsyncs
+  const fs::path hparams_file = dir / kHparamsFile;
+  std::string yaml = hparams_to_yaml(hparams_);
+  if (yaml != written_hparams_ || !fs::is_regular_file(hparams_file)) {
+    write_file_atomically(hparams_file.string(), yaml);
+    written_hparams_ = std::move(yaml);
+  }
   if (pending_.empty()) return;
   bool new_keys = false;
   for (const auto& row : pending_)

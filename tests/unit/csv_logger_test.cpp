@@ -2,6 +2,7 @@
 // tools/gen_logger_golden.py (tests/golden/loggers/), version numbering, the YAML of hparams, and ModelCheckpoint
 // saving under the logger's log_dir.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,32 @@ TEST(CSVLogger, RowsMergeColumnsAndFlushEveryNSteps) {
   logger.log_metrics({{"c", 1e-05}}, 3);  // new key: rewritten with the new header
   EXPECT_EQ(read(file), "p-a,p-b,p-c,step\r\n0.5,,,0\r\n,1.0,,1\r\n2.0,,,2\r\n,,1e-05,3\r\n");
   EXPECT_EQ(read(fs::path(logger.log_dir()) / "hparams.yaml"), "{}\n");
+}
+
+// Every save writes hparams.yaml as Lightning's does, but an unchanged file is left alone (an atomic rewrite costs
+// two fsyncs per logging step): the same inode until the hyperparameters change or the file goes missing.
+TEST(CSVLogger, HparamsYamlIsRewrittenOnlyWhenItChanges) {
+  auto dir = fresh_dir("csv_logger_hparams_rewrite");
+  CSVLogger logger(dir);
+  logger.log_hyperparams(StateDict{{"lr", 0.1}});
+  logger.save();
+  const fs::path file = fs::path(logger.log_dir()) / "hparams.yaml";
+  auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return st.st_ino;
+  };
+  const auto first = inode();
+  logger.log_metrics({{"a", 1.0}}, 0);
+  logger.save();
+  EXPECT_EQ(inode(), first) << "an unchanged hparams.yaml was rewritten";
+  logger.log_hyperparams(StateDict{{"lr", 0.2}});
+  logger.save();
+  EXPECT_NE(inode(), first);
+  EXPECT_EQ(read(file), "lr: 0.2\n");
+  fs::remove(file);
+  logger.save();
+  EXPECT_EQ(read(file), "lr: 0.2\n");
 }
 
 TEST(CSVLogger, HparamsYamlAsPyYAMLDumpsIt) {

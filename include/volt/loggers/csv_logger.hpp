@@ -55,6 +55,7 @@ class CSVLogger : public Logger {
   mutable std::optional<std::variant<int64_t, std::string>> version_;
   bool experiment_ = false;
   StateDict hparams_;
+  std::string written_hparams_;  // what hparams.yaml holds (the YAML last written)
   std::vector<Row> pending_;
   std::vector<Row> written_;  // what metrics.csv holds, for rewriting it with a new header
   std::vector<std::string> keys_;
