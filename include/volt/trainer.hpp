@@ -127,7 +127,8 @@ struct TrainerOptions {
   double slow_callback_warning = 0.25;
   /// What a NaN or infinite training loss does: "warn" (name the epoch, batch and global step where a run of
   /// non-finite losses starts), "raise" (a NonFiniteLossError, through on_exception) or "ignore" (no check). The
-  /// check reads the loss on the host once per batch: free on CPU, a device synchronisation on GPU.
+  /// check reads the loss on the host once per batch: free on CPU; on a GPU that is a device synchronisation, so
+  /// there only "raise" checks (use EarlyStopping's check_finite for a check once per epoch).
   std::string non_finite_loss = "warn";
   std::vector<CallbackPtr> callbacks;
   std::vector<std::shared_ptr<Logger>> loggers;

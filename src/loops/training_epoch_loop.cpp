@@ -273,6 +273,8 @@ StepOutput TrainingEpochLoop::run_manual_optimization(const Batch& batch, int64_
 void TrainingEpochLoop::check_loss(const torch::Tensor& loss, int64_t batch_idx) {
   const std::string& action = trainer_.options_.non_finite_loss;
   if (action == "ignore" || !loss.defined()) return;
+  // "warn" never synchronises an accelerator (a host read per step would serialise it); "raise" was asked for.
+  if (!loss.is_cpu() && action == "warn") return;
   // One host read of the loss per batch; a scalar loss (the usual case) needs no reduction kernel.
   const bool finite = loss.numel() == 1 ? std::isfinite(loss.item<double>()) : torch::isfinite(loss).all().item<bool>();
   const bool starts_run = !finite && last_loss_finite_;
