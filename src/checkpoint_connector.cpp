@@ -8,11 +8,14 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <unordered_map>
+#include <vector>
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/export.h>
@@ -64,45 +67,106 @@ void write_checkpoint_file(const std::string& path, const IValue& object) {
   }
 }
 
+}  // namespace
+
+// Staging memory for asynchronous checkpoints. Copying a snapshot into freshly allocated memory is bound by page
+// faults (2.3 GB/s measured for 5.4 MB); the tensors of a snapshot that has been written are therefore kept and
+// refilled by the next save of tensors of the same dtype, sizes and strides.
+class detail::SnapshotBuffers {
+ public:
+  /// A copy of `t` that nothing else references, in a kept buffer when one fits.
+  torch::Tensor copy_of(const torch::Tensor& t) {
+    auto source = t.detach();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(key(source));
+      if (it != free_.end() && !it->second.empty()) {
+        torch::Tensor buffer = std::move(it->second.back());
+        it->second.pop_back();
+        buffer.copy_(source);
+        return buffer;
+      }
+    }
+    return source.clone();  // the same strides as `source` when it is dense (what key() assumes)
+  }
+  /// Called by the writer once a snapshot is on disk: its tensors become buffers again, unless still referenced.
+  void give_back(std::vector<torch::Tensor>& tensors) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& t : tensors)
+      if (t.use_count() == 1) free_[key(t)].push_back(std::move(t));
+    tensors.clear();
+  }
+
+ private:
+  static std::string key(const torch::Tensor& t) {
+    std::ostringstream k;
+    k << t.dtype() << t.device() << t.sizes();
+    if (t.is_non_overlapping_and_dense()) k << t.strides();  // clone() keeps them; otherwise it makes it contiguous
+    return k.str();
+  }
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<torch::Tensor>> free_;
+};
+
+namespace {
+
 // The object torch::pickle_save writes, for synchronous and asynchronous saves alike. Dicts, lists and tuples are
-// rebuilt and every tensor is replaced by a new handle: a detached alias (copy=false) or a detached copy
-// (copy=true: a background thread may then pickle it while training changes the originals). A tensor that occurs
-// twice stays one object. Why rebuild for synchronous saves too: torch's pickler memoizes an object when its
-// reference count is above one, so the bytes would depend on who else holds a tensor (the optimizer holds its
-// momentum buffers); with fresh handles both kinds of save write byte-identical files.
-IValue pickle_view(const IValue& value, bool copy, std::unordered_map<const c10::TensorImpl*, torch::Tensor>& seen) {
+// rebuilt and every tensor is replaced by a new handle: a detached alias (copies == nullptr) or a detached copy
+// (a background thread may then pickle it while training changes the originals). A tensor that occurs twice stays
+// one object. Why rebuild for synchronous saves too: torch's pickler memoizes an object when its reference count
+// is above one, so the bytes would depend on who else holds a tensor (the optimizer holds its momentum buffers);
+// with fresh handles both kinds of save write byte-identical files (and so nothing else may hold the copies while
+// they are pickled).
+IValue pickle_view(const IValue& value, detail::SnapshotBuffers* copies,
+                   std::unordered_map<const c10::TensorImpl*, torch::Tensor>& seen) {
   if (value.isTensor()) {
     const torch::Tensor& t = value.toTensor();
     if (!t.defined()) return value;
     auto it = seen.find(t.unsafeGetTensorImpl());
     if (it != seen.end()) return it->second;
-    torch::Tensor handle = copy ? t.detach().clone() : t.detach();
+    torch::Tensor handle = copies ? copies->copy_of(t) : t.detach();
     seen.emplace(t.unsafeGetTensorImpl(), handle);
     return handle;
   }
+  auto recurse = [&](const IValue& item) { return pickle_view(item, copies, seen); };
   if (value.isGenericDict()) {
     auto dict = value.toGenericDict();
     c10::impl::GenericDict out(dict.keyType(), dict.valueType());
-    for (const auto& item : dict) out.insert(item.key(), pickle_view(item.value(), copy, seen));
+    for (const auto& item : dict) out.insert(item.key(), recurse(item.value()));
     return out;
   }
   if (value.isList()) {
     auto list = value.toList();
     c10::impl::GenericList out(list.elementType());
-    for (const auto& item : list) out.push_back(pickle_view(item, copy, seen));
+    for (const auto& item : list) out.push_back(recurse(item));
     return out;
   }
   if (value.isTuple()) {
     std::vector<IValue> items;
-    for (const auto& item : value.toTupleRef().elements()) items.push_back(pickle_view(item, copy, seen));
+    for (const auto& item : value.toTupleRef().elements()) items.push_back(recurse(item));
     return c10::ivalue::Tuple::create(std::move(items));
   }
   return value;
 }
 
-IValue pickle_view(const IValue& value, bool copy) {
+IValue pickle_view(const IValue& value, detail::SnapshotBuffers* copies = nullptr) {
   std::unordered_map<const c10::TensorImpl*, torch::Tensor> seen;
-  return pickle_view(value, copy, seen);  // `seen` goes before pickling: only real repeats count as shared
+  return pickle_view(value, copies, seen);  // `seen` goes before pickling: only real repeats count as shared
+}
+
+// Every distinct tensor in `value`, once each.
+void collect_tensors(const IValue& value, std::vector<torch::Tensor>& out,
+                     std::unordered_map<const c10::TensorImpl*, bool>& seen) {
+  if (value.isTensor()) {
+    if (value.toTensor().defined() && seen.emplace(value.toTensor().unsafeGetTensorImpl(), true).second)
+      out.push_back(value.toTensor());
+  } else if (value.isGenericDict()) {
+    for (const auto& item : value.toGenericDict()) collect_tensors(item.value(), out, seen);
+  } else if (value.isList()) {
+    for (const auto& item : value.toList()) collect_tensors(item, out, seen);
+  } else if (value.isTuple()) {
+    for (const auto& item : value.toTupleRef().elements()) collect_tensors(item, out, seen);
+  }
 }
 
 StateDict require_dict(const StateDict& checkpoint, const std::string& key, const std::string& file) {
@@ -228,14 +292,21 @@ void Trainer::save_checkpoint(const std::string& path, bool weights_only, bool a
       if (!checkpoint_writer_)
         checkpoint_writer_ = std::make_unique<detail::BackgroundWriter>(
             static_cast<size_t>(std::max<int64_t>(1, options_.async_checkpoint_queue_size)));
+      if (!snapshot_buffers_) snapshot_buffers_ = std::make_shared<detail::SnapshotBuffers>();
       // the only work on the training path: copying the tensors; pickling and writing happen in the background
-      IValue snapshot = pickle_view(checkpoint.ivalue(), /*copy=*/true);
+      IValue snapshot = pickle_view(checkpoint.ivalue(), snapshot_buffers_.get());
       // moved, not copied: the task must hold the only reference (see pickle_view)
-      checkpoint_writer_->submit(
-          [snapshot = std::move(snapshot), path] { write_checkpoint_file(path, snapshot); });
+      checkpoint_writer_->submit([snapshot = std::move(snapshot), path, buffers = snapshot_buffers_]() mutable {
+        write_checkpoint_file(path, snapshot);
+        std::vector<torch::Tensor> copies;
+        std::unordered_map<const c10::TensorImpl*, bool> seen;
+        collect_tensors(snapshot, copies, seen);
+        snapshot = IValue();
+        buffers->give_back(copies);
+      });
     } else {
       wait_for_checkpoints();  // earlier background writes land first (they may target the same file)
-      write_checkpoint_file(path, pickle_view(checkpoint.ivalue(), /*copy=*/false));
+      write_checkpoint_file(path, pickle_view(checkpoint.ivalue()));
     }
   }
   barrier("Trainer.save_checkpoint");

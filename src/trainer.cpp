@@ -434,6 +434,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     hooks_->teardown(stage);
     pending_resume_.reset();
     wait_for_checkpoints();  // anything saved by the end hooks
+    snapshot_buffers_.reset();  // the staging memory of asynchronous saves lives for one run
     profiler_->describe();
     status_ = "finished";
     running_ = validating_ = false;
@@ -443,6 +444,7 @@ IValue Trainer::run(TrainerFn fn, Module& module, DataModule* datamodule, RunDat
     strategy_->on_exception(error);  // DDP: tell the other ranks, so they fail instead of waiting
     hooks_->exception(error);  // an exception from on_exception itself propagates, as in Lightning
     drain_checkpoint_writes();
+    snapshot_buffers_.reset();
     teardown_internal();
     profiler_->teardown();
     running_ = validating_ = sanity_checking_ = false;

@@ -29,6 +29,7 @@ class PredictionLoop;
 class HookCaller;
 class ResultCollection;
 class BackgroundWriter;
+class SnapshotBuffers;
 }  // namespace detail
 
 class Checkpoint;
@@ -360,6 +361,8 @@ class Trainer {
   void apply_pending_resume();
   StateDict resume_state() const;
   std::unique_ptr<detail::BackgroundWriter> checkpoint_writer_;
+  /// Asynchronous saves copy into the memory of earlier snapshots (kept from the first save to the end of the run).
+  std::shared_ptr<detail::SnapshotBuffers> snapshot_buffers_;
   /// On an exception: waits for the background writes; their failures become warnings (the run fails anyway).
   void drain_checkpoint_writes();
   void handle_preemption_signal();

@@ -268,7 +268,9 @@ struct FillDiskAtEpoch : Callback {
   explicit FillDiskAtEpoch(int64_t epoch) : epoch(epoch) {}
   std::string class_name() const override { return "FillDiskAtEpoch"; }
   void on_train_epoch_start(Trainer& t, Module&) override {
-    if (t.current_epoch() == epoch) limit = std::make_unique<FileSizeLimit>(1024);
+    if (t.current_epoch() != epoch) return;
+    t.wait_for_checkpoints();  // the limit is per process: the disk fills after the earlier writes have landed
+    limit = std::make_unique<FileSizeLimit>(1024);
   }
   int64_t epoch;
   std::unique_ptr<FileSizeLimit> limit;
