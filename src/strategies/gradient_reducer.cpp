@@ -15,8 +15,9 @@ namespace volt::detail {
 struct GradientReducer::State {
   struct Bucket {
     std::vector<size_t> members;  // indices into params
-    int64_t numel = 0;
-    torch::Tensor flat;           // the bucket's gradients, flattened (allocated once per layout)
+    int64_t numel = 0;            // of the gradients
+    torch::Tensor flat;           // the gradients, flattened, then one "used" flag per member (allocated once per
+                                  // layout): after the mean, a flag above 0 means some rank used the parameter
     size_t ready = 0;
     std::function<void()> wait;   // set once started
   };
@@ -93,7 +94,8 @@ void GradientReducer::State::build(const std::vector<torch::Tensor>& trainable) 
   }
   for (auto& bucket : buckets) {
     const auto& first = params[bucket.members.front()];
-    bucket.flat = torch::empty({bucket.numel}, first.options().requires_grad(false));
+    bucket.flat = torch::empty({bucket.numel + static_cast<int64_t>(bucket.members.size())},
+                               first.options().requires_grad(false));
   }
 }
 
@@ -107,17 +109,22 @@ void GradientReducer::State::mark_ready(size_t index) {
 
 void GradientReducer::State::start(Bucket& bucket) {
   torch::NoGradGuard no_grad;
-  for (size_t i : bucket.members) {
+  std::vector<double> used(bucket.members.size());
+  for (size_t k = 0; k < bucket.members.size(); ++k) {
+    const size_t i = bucket.members[k];
     auto slice = bucket.flat.slice(0, static_cast<int64_t>(offset_of[i]),
                                    static_cast<int64_t>(offset_of[i]) + params[i].numel());
     const auto& grad = params[i].grad();
     if (grad.defined()) {
       VOLT_CHECK(!grad.is_sparse(), "DDPStrategy: sparse gradients are not supported");
       slice.copy_(grad.reshape({-1}));
+      used[k] = 1;
     } else {
       slice.zero_();  // unused on this rank: another rank's gradient is averaged with zeros
     }
   }
+  bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(used.size()))
+      .copy_(torch::tensor(used, torch::kDouble));
   bucket.wait = distributed::all_reduce_start(bucket.flat, distributed::ReduceOp::kMean);
 }
 
@@ -168,22 +175,23 @@ void GradientReducer::finish() {
   if (s.params.empty()) return;
   for (size_t b = s.next_to_start; b < s.buckets.size(); ++b) s.start(s.buckets[b]);
   s.next_to_start = s.buckets.size();
-  // which parameters have a gradient on any rank (started after the buckets: the same order on every rank)
-  auto used = torch::empty({static_cast<int64_t>(s.params.size())}, torch::kInt);
-  auto* flags = used.data_ptr<int>();
-  for (size_t i = 0; i < s.params.size(); ++i) flags[i] = s.params[i].grad().defined() ? 1 : 0;
-  auto wait_used = distributed::all_reduce_start(used, distributed::ReduceOp::kMax);
-  for (auto& bucket : s.buckets) bucket.wait();
-  wait_used();
   torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < s.params.size(); ++i) {
-    if (flags[i] == 0) continue;  // no rank used it: leave .grad undefined
-    auto& p = s.params[i];
-    const auto& bucket = s.buckets[s.bucket_of[i]];
-    auto average = bucket.flat.slice(0, static_cast<int64_t>(s.offset_of[i]),
-                                     static_cast<int64_t>(s.offset_of[i]) + p.numel()).view(p.sizes());
-    if (p.grad().defined()) p.mutable_grad().copy_(average);
-    else p.mutable_grad() = average.clone();
+  for (auto& bucket : s.buckets) {
+    bucket.wait();
+    // the flags travel in the bucket: no second collective per step (each costs a round trip)
+    auto used = bucket.flat.narrow(0, bucket.numel, static_cast<int64_t>(bucket.members.size()))
+                    .gt(0)
+                    .to(torch::kCPU)
+                    .contiguous();
+    const bool* any_rank_used = used.data_ptr<bool>();
+    for (size_t k = 0; k < bucket.members.size(); ++k) {
+      if (!any_rank_used[k]) continue;  // no rank used it: leave .grad undefined
+      auto& p = s.params[bucket.members[k]];
+      const auto offset = static_cast<int64_t>(s.offset_of[bucket.members[k]]);
+      auto average = bucket.flat.slice(0, offset, offset + p.numel()).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(average);
+      else p.mutable_grad() = average.clone();
+    }
   }
 }
 

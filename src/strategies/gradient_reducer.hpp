@@ -3,9 +3,10 @@
 // A hook after each parameter's gradient accumulation marks it ready; once every parameter of a bucket is ready,
 // the bucket is flattened and its all-reduce starts while backward goes on. Buckets start strictly in index order,
 // so every rank issues the same collectives in the same order even when they become ready in different orders.
-// After backward, buckets still waiting (a parameter this rank did not use) start with zeros in its place, one more
-// small all-reduce tells which parameters any rank used, and the averages are copied back into `.grad`. A parameter
-// no rank used keeps its gradient undefined, as a single process would.
+// After backward, buckets still waiting (a parameter this rank did not use) start with zeros in its place; each
+// bucket also carries one flag per parameter (1 if this rank used it), so its mean tells which parameters any rank
+// used, and the averages are copied back into `.grad`. A parameter no rank used keeps its gradient undefined, as a
+// single process would.
 #pragma once
 #include <torch/torch.h>
 
