@@ -1,5 +1,8 @@
 // volt: Lightning's Trainer, Module and callbacks for C++ on libtorch. One include for users.
 #pragma once
+// libtorch's C++ API comes with it (torch::nn, torch::optim, tensors), as `import torch` goes with Lightning
+#include <torch/torch.h>
+
 #include "volt/callback.hpp"
 #include "volt/callbacks/batch_size_finder.hpp"
 #include "volt/callbacks/checkpoint.hpp"

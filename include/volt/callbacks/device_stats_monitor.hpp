@@ -3,6 +3,8 @@
 // "cpu_vm_percent" (system memory in use), "cpu_percent" (system CPU use since the previous query) and
 // "cpu_swap_percent". Keys reach the loggers as "DeviceStatsMonitor.on_train_batch_end/cpu_percent".
 #pragma once
+#include <torch/types.h>
+
 #include <map>
 #include <optional>
 #include <string>

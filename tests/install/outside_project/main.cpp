@@ -1,6 +1,5 @@
 // Uses the installed headers and library: a registered model built from YAML-like arguments and a short fit.
-#include <torch/torch.h>
-#include <volt/volt.hpp>
+#include <volt/volt.hpp>  // alone: it must bring libtorch's C++ API with it (no precompiled header out here)
 #include <volt/registry.hpp>
 
 #include <iostream>
