@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <vector>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace {
 
@@ -97,8 +99,36 @@ void compare(const char* title, const Workload& w, int rounds) {
 
 }  // namespace
 
-int main() {
+// `loop_overhead_bench --only=raw|bare|defaults|busy --epochs=E`: one tiny-MLP run of one configuration and
+// nothing printed, for counting instructions under callgrind (benchmarks/loop_instructions.sh).
+int run_one(const std::string& config, int64_t epochs) {
+  Workload mlp{torch::randn({bench::kSamples, 784}), torch::randint(0, 10, {bench::kSamples}, torch::kLong),
+               bench::kBatch, epochs};
+  if (config == "raw") raw_loop<bench::Mlp>(mlp);
+  else if (config == "bare") volt_loop<bench::Mlp>(mlp, false, 0, false);
+  else if (config == "defaults") volt_loop<bench::Mlp>(mlp, true, 0, false);
+  else if (config == "busy") volt_loop<bench::Mlp>(mlp, true, 10, true);
+  else {
+    std::fprintf(stderr, "loop_overhead_bench: --only must be raw, bare, defaults or busy, got '%s'\n", config.c_str());
+    return 2;
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
   torch::set_num_threads(1);
+  std::string only;
+  int64_t epochs = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--only=", 0) == 0) only = a.substr(7);
+    else if (a.rfind("--epochs=", 0) == 0) epochs = std::atoll(a.c_str() + 9);
+    else {
+      std::fprintf(stderr, "loop_overhead_bench: unknown argument '%s' (--only=CONFIG --epochs=E)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (!only.empty()) return run_one(only, epochs);
   Workload mlp{torch::randn({bench::kSamples, 784}), torch::randint(0, 10, {bench::kSamples}, torch::kLong),
                bench::kBatch, bench::kEpochs};
   compare<bench::Mlp>("tiny MLP 784-128-10, synthetic data", mlp, 15);
