@@ -3,6 +3,8 @@
 #include <volt/datasets/fashion_mnist.hpp>
 #include <volt/volt.hpp>
 
+#include "tiny_mlp.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -10,27 +12,17 @@
 namespace bench {
 
 // Two 3x3 conv blocks (16, 32 channels, each followed by ReLU and 2x2 max-pooling) and a linear classifier.
-struct Cnn : volt::Module {
+struct Cnn : Classifier {
   Cnn() {
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 16, 3).padding(1)));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 3).padding(1)));
     fc = register_module("fc", torch::nn::Linear(32 * 7 * 7, 10));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
+  torch::Tensor forward(const torch::Tensor& x) override {
     auto h = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
     h = torch::max_pool2d(torch::relu(conv2->forward(h)), 2);
     return fc->forward(h.flatten(1));
   }
-  volt::StepOutput training_step(const volt::Batch& batch, int64_t) override {
-    const auto& xy = batch.toTupleRef().elements();
-    auto loss = torch::cross_entropy_loss(forward(xy[0].toTensor()), xy[1].toTensor());
-    if (log_loss) log("train_loss", loss);
-    return loss;
-  }
-  volt::OptimizerConfig configure_optimizers() override {
-    return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.01));
-  }
-  bool log_loss = false;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear fc{nullptr};
 };

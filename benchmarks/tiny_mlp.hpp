@@ -9,12 +9,9 @@ namespace bench {
 constexpr int64_t kSamples = 64 * 200, kBatch = 64, kEpochs = 3;
 constexpr int64_t kSteps = kEpochs * (kSamples / kBatch);
 
-struct Mlp : volt::Module {
-  Mlp() {
-    fc1 = register_module("fc1", torch::nn::Linear(784, 128));
-    fc2 = register_module("fc2", torch::nn::Linear(128, 10));
-  }
-  torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::relu(fc1->forward(x))); }
+// A classifier trained on (x, y) batches: cross-entropy, plain SGD, and optionally one logged metric per step.
+struct Classifier : volt::Module {
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   volt::StepOutput training_step(const volt::Batch& batch, int64_t) override {
     const auto& xy = batch.toTupleRef().elements();
     auto loss = torch::cross_entropy_loss(forward(xy[0].toTensor()), xy[1].toTensor());
@@ -25,6 +22,14 @@ struct Mlp : volt::Module {
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.01));
   }
   bool log_loss = false;
+};
+
+struct Mlp : Classifier {
+  Mlp() {
+    fc1 = register_module("fc1", torch::nn::Linear(784, 128));
+    fc2 = register_module("fc2", torch::nn::Linear(128, 10));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return fc2->forward(torch::relu(fc1->forward(x))); }
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 
