@@ -77,6 +77,7 @@ class detail::SnapshotBuffers {
   /// A copy of `t` that nothing else references, in a kept buffer when one fits.
   torch::Tensor copy_of(const torch::Tensor& t) {
     auto source = t.detach();
+    if (source.layout() != torch::kStrided) return source.clone();  // sparse and others: no strides to key on
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(key(source));
@@ -93,7 +94,7 @@ class detail::SnapshotBuffers {
   void give_back(std::vector<torch::Tensor>& tensors) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& t : tensors)
-      if (t.use_count() == 1) free_[key(t)].push_back(std::move(t));
+      if (t.use_count() == 1 && t.layout() == torch::kStrided) free_[key(t)].push_back(std::move(t));
     tensors.clear();
   }
 
