@@ -28,10 +28,15 @@ namespace {
 
 using bench::seconds_since;
 
+struct Figures {
+  double samples_per_second = 0, step_ms = 0, post_backward_ms = 0, all_reduce_ms = 0;
+};
+
 struct Workload {
   std::string name;
   torch::Tensor x, y;
   int64_t batch, epochs;
+  Figures (*run)(const Workload&, bool ddp);  // measure<its model>
 };
 
 // No checkpoints, logger, progress bar or summary: the loop, the step and the gradient reduction only.
@@ -49,10 +54,6 @@ volt::TrainerOptions options_for(int64_t epochs, bool ddp) {
   }
   return o;
 }
-
-struct Figures {
-  double samples_per_second = 0, step_ms = 0, post_backward_ms = 0, all_reduce_ms = 0;
-};
 
 // Trains `w` in this process (one rank of two when launched, else alone): first plain for the throughput, then
 // with the simple profiler for the per-step shares.
@@ -101,16 +102,11 @@ std::vector<Workload> workloads() {
   out.push_back({"tiny MLP 784-128-10, synthetic data, batch 64 per process",
                  torch::randn({bench::kSamples, 784}, at::detail::createCPUGenerator(1)),
                  torch::randint(0, 10, {bench::kSamples}, at::detail::createCPUGenerator(2), torch::kLong),
-                 bench::kBatch, 2});
+                 bench::kBatch, 2, &measure<bench::Mlp>});
   if (auto images = bench::fashion_mnist_train(64 * 100))
     out.push_back({"Fashion-MNIST CNN conv16-conv32-fc10, 6400 images, batch 64 per process", images->first,
-                   images->second, 64, 2});
+                   images->second, 64, 2, &measure<bench::Cnn>});
   return out;
-}
-
-Figures run(const Workload& w, bool ddp) {
-  if (w.name.rfind("tiny", 0) == 0) return measure<bench::Mlp>(w, ddp);
-  return measure<bench::Cnn>(w, ddp);
 }
 
 }  // namespace
@@ -118,12 +114,14 @@ Figures run(const Workload& w, bool ddp) {
 int main() {
   torch::set_num_threads(1);
   const bool is_rank = std::getenv("RANK") != nullptr;
+  if (!is_rank)
+    std::printf("distributed: 1 process vs 2 (Gloo on loopback), 1 thread each, %ld cores\n",
+                ::sysconf(_SC_NPROCESSORS_ONLN));
+  const std::vector<Workload> work = workloads();  // the data, made once per process (the same in every one)
   std::vector<Figures> single;
   std::string results;
   if (!is_rank) {
-    std::printf("distributed: 1 process vs 2 (Gloo on loopback), 1 thread each, %ld cores\n",
-                ::sysconf(_SC_NPROCESSORS_ONLN));
-    for (const auto& w : workloads()) single.push_back(run(w, false));
+    for (const auto& w : work) single.push_back(w.run(w, false));
     results = (std::filesystem::temp_directory_path() / ("volt_distributed_bench_" + std::to_string(::getpid())))
                   .string();
     ::setenv("VOLT_BENCH_RESULTS", results.c_str(), 1);  // the ranks inherit it
@@ -139,9 +137,8 @@ int main() {
       std::printf("distributed: the 2-process run failed (exit code %d)\n", *code);
       return 1;
     }
-    auto names = workloads();
     for (size_t i = 0; i < ddp.size(); ++i) {
-      std::printf("%s\n", names[i].name.c_str());
+      std::printf("%s\n", work[i].name.c_str());
       std::printf("  1 process                 %8.0f samples/s   step %.3f ms\n", single[i].samples_per_second,
                   single[i].step_ms);
       std::printf("  2 processes               %8.0f samples/s   step %.3f ms   ratio %.2f (ideal 2.00)\n",
@@ -155,8 +152,8 @@ int main() {
   }
   // a rank
   std::ostringstream out;
-  for (const auto& w : workloads()) {
-    auto f = run(w, true);
+  for (const auto& w : work) {
+    auto f = w.run(w, true);
     out << f.samples_per_second << " " << f.step_ms << " " << f.post_backward_ms << " " << f.all_reduce_ms << "\n";
   }
   if (volt::distributed::global_rank() == 0) std::ofstream(std::getenv("VOLT_BENCH_RESULTS")) << out.str();

@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <vector>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 namespace {
 
